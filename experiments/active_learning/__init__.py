@@ -1,0 +1,1 @@
+"""Active learning experiments (Ducoffe 2018, part I and ch. 9)."""

@@ -1,0 +1,16 @@
+"""The mid-size run's benchmark (Table 4.3 form) and Wasserstein prototypes (ch. 9), as a separate process.
+
+Same data and model as ``mid.py``; only the ``benchmark`` and ``prototypes`` parts run (the prototypes on
+Fashion-MNIST use the penultimate features of a LeNet5 trained on the 5000-example pool).
+"""
+
+from experiments.active_learning.configs.mid import get_config as mid_config
+
+
+def get_config():
+  c = mid_config()
+  c.parts.curves = False
+  c.parts.transfer = False
+  c.parts.benchmark = True
+  c.parts.prototypes = True
+  return c

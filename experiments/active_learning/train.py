@@ -1,0 +1,361 @@
+"""Active-learning experiments of Ducoffe's thesis (part I, ch. 9) on offline data.
+
+Parts (each switched on by the config):
+
+1. ``curves``: pool-based learning curves of every strategy (several seeds, vmapped training,
+   checkpointed loop: a killed run resumes), the full-data reference accuracy, the area under
+   each learning curve, and Table 4.2's form: labels each strategy needs to reach full-data
+   accuracy minus ``target_gap`` points, and the accuracy at the budget.
+2. ``transfer``: Table 4.4's form: the final labelled sets chosen with the loop's model (LeNet5)
+   train another architecture (VGG8).
+3. ``benchmark``: Table 4.3's form: time to select ``k`` queries for DFAL vs CORE-SET at two
+   labelled-set sizes, measured side by side in this process.
+4. ``prototypes``: ``W(S, P)`` against ``K`` for greedy-exact / greedy-IPOT / greedy-Sinkhorn /
+   MMD / random prototypes on the thesis's toys and on a real dataset's features.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pathlib
+import platform
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+
+from wassml import data, nn  # noqa: E402
+from wassml import ot as wot  # noqa: E402
+from wassml.active_learning import (Classifier, LoopConfig, QueryContext, greedy_mmd_prototypes,  # noqa: E402
+                                    greedy_wasserstein_prototypes, make_solver, random_prototypes, run_pool_loop,
+                                    select, training, wasserstein_to_target)
+from wassml.active_learning import loop as loop_lib  # noqa: E402
+
+
+# ----------------------------------------------------------------------------------------------
+# data and models
+# ----------------------------------------------------------------------------------------------
+def load_data(config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+  """Pool and test arrays: random subsets of ``pool_size`` / ``test_size`` (all if 0)."""
+  tr = data.load(config.dataset, "train")
+  te = data.load(config.dataset, "test")
+  rng = np.random.default_rng(config.data_seed)
+  pi = rng.permutation(len(tr.x))[: config.pool_size or None]
+  ti = rng.permutation(len(te.x))[: config.test_size or None]
+  return tr.x[pi].astype(np.float32), tr.y[pi], te.x[ti].astype(np.float32), te.y[ti], tr.num_classes
+
+
+def make_model(name: str, num_classes: int, config) -> Any:
+  if name == "mlp":
+    return nn.MLP(hidden=tuple(config.mlp_hidden), num_outputs=num_classes, dropout_rate=0.25)
+  if name == "lenet5":
+    return nn.LeNet5(num_classes=num_classes)
+  if name == "vgg8":
+    return nn.VGG8(num_classes=num_classes, widths=tuple(config.vgg_widths), dense=int(config.vgg_dense))
+  raise ValueError(f"unknown model {name!r}; valid: ['lenet5', 'mlp', 'vgg8']")
+
+
+def _fit_and_score(module, keys, xs, ys, ns, x_test, y_test, *, epochs, min_steps, max_steps, batch_size, lr):
+  steps = training.num_train_steps(int(np.max(ns)), epochs=epochs, batch_size=batch_size, min_steps=min_steps,
+                                   max_steps=max_steps)
+  v = training.fit_seeds(keys, module, xs, ys, ns, num_steps=steps, batch_size=batch_size, learning_rate=lr)
+  return v, training.accuracy_seeds(module, v, x_test, y_test), steps
+
+
+def full_data_accuracy(module, x, y, x_test, y_test, config) -> tuple[np.ndarray, Any]:
+  """Accuracy of ``num_seeds`` models trained on the whole pool (the BASELINE of Table 4.2)."""
+  s = config.num_seeds
+  keys = jnp.stack([jax.random.fold_in(jax.random.key(config.seed + 777), i) for i in range(s)])
+  xs = np.broadcast_to(x, (s,) + x.shape)
+  ys = np.broadcast_to(y, (s,) + y.shape)
+  v, acc, _ = _fit_and_score(module, keys, xs, ys, np.full(s, len(x)), x_test, y_test, epochs=config.full_epochs,
+                             min_steps=config.min_steps, max_steps=config.full_max_steps,
+                             batch_size=config.batch_size, lr=config.learning_rate)
+  return acc, v
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. learning curves
+# ----------------------------------------------------------------------------------------------
+def auc(num_labels: np.ndarray, acc: np.ndarray) -> float:
+  """Normalised area under the learning curve (trapezoid over the label axis / its range)."""
+  n = np.asarray(num_labels, float)
+  return float(np.trapezoid(acc, n) / (n[-1] - n[0]))
+
+
+def labels_to_reach(num_labels, acc_mean, num_train_mean, target) -> dict:
+  hit = np.flatnonzero(acc_mean >= target)
+  if len(hit) == 0:
+    return {"annotations": None, "labelled_data": None, "reached": False}
+  i = int(hit[0])
+  return {"annotations": int(num_labels[i]), "labelled_data": int(round(num_train_mean[i])), "reached": True}
+
+
+def run_curves(config, workdir, x, y, xt, yt, module, on_strategy=None) -> dict:
+  out = {}
+  for name in config.strategies:
+    settings = dict(config.strategy_settings.get(name, {})) if name in config.strategy_settings else {}
+    cfg = LoopConfig(strategy=name, schedule=tuple(config.schedule), num_seeds=config.num_seeds, seed=config.seed,
+                     strategy_settings=settings, candidates=config.candidates.get(name, None),
+                     epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+                     min_steps=config.min_steps, max_steps=config.max_steps)
+    t0 = time.perf_counter()
+    res = run_pool_loop(module, x, y, xt, yt, cfg, workdir=pathlib.Path(workdir) / "loops" / name,
+                        progress=config.progress)
+    out[name] = {
+        "num_labels": res.num_labels.tolist(),
+        "accuracy_per_seed": res.accuracy.tolist(),
+        "accuracy_mean": np.nanmean(res.accuracy, 0).tolist(),
+        "accuracy_std": np.nanstd(res.accuracy, 0).tolist(),
+        "num_train_mean": res.num_train.mean(0).tolist(),
+        "query_seconds": res.query_seconds.tolist(),
+        "wall_seconds": time.perf_counter() - t0,
+        "_state": res.state,
+    }
+    if on_strategy is not None:
+      on_strategy(out)
+  return out
+
+
+def plot_curves(curves, full_acc, target, path, title):
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for name, c in curves.items():
+    m, s = np.asarray(c["accuracy_mean"]), np.asarray(c["accuracy_std"])
+    n = np.asarray(c["num_labels"])
+    ax.plot(n, m, marker="o", ms=3, label=name, lw=2.2 if name == "dfal" else 1.2)
+    ax.fill_between(n, m - s, m + s, alpha=0.12)
+  ax.axhline(full_acc, color="k", ls="--", lw=1, label=f"full data {full_acc:.3f}")
+  ax.axhline(target, color="gray", ls=":", lw=1, label=f"full - gap {target:.3f}")
+  ax.set_xscale("log")
+  ax.set_xlabel("number of annotations")
+  ax.set_ylabel("test accuracy")
+  ax.set_title(title)
+  ax.legend(fontsize=7, ncol=2)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. transfer
+# ----------------------------------------------------------------------------------------------
+def run_transfer(config, curves, x, y, xt, yt, num_classes) -> dict:
+  module = make_model(config.transfer.model, num_classes, config)
+  out = {}
+  n_max = 2 * int(config.schedule[-1])
+  for name in config.transfer.strategies:
+    if name not in curves:
+      continue
+    xs, ys, ns = loop_lib.training_sets(curves[name]["_state"], y, x, n_max)
+    keys = jnp.stack([jax.random.fold_in(jax.random.key(config.seed + 999), i) for i in range(len(ns))])
+    _, acc, steps = _fit_and_score(module, keys, xs, ys, ns, xt, yt, epochs=config.transfer.epochs,
+                                   min_steps=config.min_steps, max_steps=config.transfer.max_steps,
+                                   batch_size=config.batch_size, lr=config.learning_rate)
+    out[name] = {"accuracy_per_seed": acc.tolist(), "accuracy_mean": float(acc.mean()), "steps": steps,
+                 "annotations": int(config.schedule[-1]), "training_set_size": ns.tolist()}
+  return out
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. query-time benchmark
+# ----------------------------------------------------------------------------------------------
+def run_benchmark(config, x, y, module) -> dict:
+  b = config.benchmark
+  rng = np.random.default_rng(config.seed + 5)
+  rows = []
+  for n_l in b.labelled_sizes:
+    perm = rng.permutation(len(x))
+    lab, cand = perm[:n_l], perm[n_l : n_l + b.num_unlabelled]
+    keys = jax.random.split(jax.random.key(n_l), 1)
+    v = training.fit_seeds(keys, module, x[None, lab], y[None, lab], np.array([n_l]), num_steps=b.train_steps,
+                           batch_size=config.batch_size)
+    clf = Classifier(module, training.unstack(v, 0))
+    ctx = QueryContext(x=x, labelled=lab, y_labelled=y[lab], candidates=cand, classifier=clf)
+    row = {"labelled": int(n_l), "unlabelled": int(len(cand)), "num_queries": int(b.num_queries)}
+    for name in ("dfal", "coreset"):
+      select(jax.random.key(0), name, ctx, b.num_queries)  # compile / warm up
+      times = []
+      for r in range(b.repeats):
+        t0 = time.perf_counter()
+        q = select(jax.random.key(r), name, ctx, b.num_queries)
+        jax.block_until_ready(q.indices)
+        times.append(time.perf_counter() - t0)
+      row[f"{name}_seconds_median"] = float(np.median(times))
+      row[f"{name}_seconds_all"] = times
+    row["coreset_over_dfal"] = row["coreset_seconds_median"] / row["dfal_seconds_median"]
+    rows.append(row)
+  return {"rows": rows}
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. Wasserstein prototypes
+# ----------------------------------------------------------------------------------------------
+def toy(name: str, n: int, seed: int) -> np.ndarray:
+  rng = np.random.default_rng(seed)
+  if name == "circle":
+    t = rng.uniform(0, 2 * np.pi, n)
+    r = 1.0 + 0.05 * rng.normal(size=n)
+    return np.stack([r * np.cos(t), r * np.sin(t)], 1).astype(np.float32)
+  if name == "three_gaussians_ratio":
+    ratios = np.array([0.6, 0.3, 0.1])
+    means = np.array([[0.0, 0.0], [4.0, 0.0], [2.0, 3.5]])
+    comp = rng.choice(3, n, p=ratios)
+    return (means[comp] + 0.6 * rng.normal(size=(n, 2))).astype(np.float32)
+  raise ValueError(f"unknown toy {name!r}")
+
+
+def prototype_curves(points: np.ndarray, k_max: int, config, seed: int) -> dict:
+  p = config.prototypes
+  solvers = {
+      "greedy_exact": wot.emd,
+      "greedy_ipot": make_solver("ipot", num_iters=p.num_iters, ipot_beta=p.ipot_beta),
+      "greedy_sinkhorn": make_solver("sinkhorn", epsilon=p.sinkhorn_epsilon, num_iters=p.num_iters),
+  }
+  ks = list(range(1, k_max + 1))
+  out, orders = {}, {}
+  for name, solver in solvers.items():
+    t0 = time.perf_counter()
+    res = greedy_wasserstein_prototypes(points, points, k_max, solver=solver)
+    orders[name] = res.indices
+    out[name] = {"seconds": time.perf_counter() - t0}
+  orders["mmd"] = greedy_mmd_prototypes(points, points, k_max).indices
+  out["mmd"] = {}
+  for name, order in orders.items():
+    out[name]["w"] = [wasserstein_to_target(points[order[:k]], points) for k in ks]
+    out[name]["indices"] = order.tolist()
+  rand = []
+  for r in range(p.random_draws):
+    order = random_prototypes(jax.random.key(seed * 100 + r), len(points), k_max).indices
+    rand.append([wasserstein_to_target(points[order[:k]], points) for k in ks])
+  rand = np.asarray(rand)
+  out["random"] = {"w": rand.mean(0).tolist(), "w_std": rand.std(0).tolist()}
+  out["k"] = ks
+  rw = np.asarray(out["random"]["w"])
+  out["exact_below_random_every_k"] = bool(np.all(np.asarray(out["greedy_exact"]["w"]) < rw))
+  out["ipot_below_random_every_k"] = bool(np.all(np.asarray(out["greedy_ipot"]["w"]) < rw))
+  return out
+
+
+def plot_prototypes(res, points, path, title, show_points: bool):
+  ncol = 2 if show_points else 1
+  fig, axes = plt.subplots(1, ncol, figsize=(5.5 * ncol, 4.2))
+  axes = np.atleast_1d(axes)
+  ax = axes[0]
+  for name in ("greedy_exact", "greedy_ipot", "greedy_sinkhorn", "mmd", "random"):
+    ax.plot(res["k"], res[name]["w"], marker="o", ms=3, label=name)
+  ax.set_xlabel("K (number of prototypes)")
+  ax.set_ylabel("W_2(S_K, P) (exact)")
+  ax.set_yscale("log")
+  ax.set_title(title)
+  ax.legend(fontsize=8)
+  if show_points:
+    ax = axes[1]
+    ax.scatter(points[:, 0], points[:, 1], s=6, c="lightgray")
+    for name, m in (("greedy_exact", "o"), ("greedy_ipot", "x"), ("greedy_sinkhorn", "+"), ("mmd", "^")):
+      idx = res[name]["indices"]
+      ax.scatter(points[idx, 0], points[idx, 1], s=30, marker=m, label=name)
+    ax.set_aspect("equal")
+    ax.legend(fontsize=7)
+    ax.set_title(f"K = {len(res['k'])} prototypes")
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def run_prototypes(config, workdir, features: np.ndarray | None) -> dict:
+  p = config.prototypes
+  out = {}
+  for name in p.toys:
+    pts = toy(name, p.num_points, config.seed)
+    out[name] = prototype_curves(pts, p.k_max, config, config.seed)
+    plot_prototypes(out[name], pts, pathlib.Path(workdir) / f"prototypes_{name}.png", name, True)
+  if features is not None and p.feature_points:
+    rng = np.random.default_rng(config.seed + 3)
+    f = features[rng.permutation(len(features))[: p.feature_points]]
+    key = f"{config.dataset}_features"
+    out[key] = prototype_curves(f, p.k_max, config, config.seed + 1)
+    plot_prototypes(out[key], f, pathlib.Path(workdir) / f"prototypes_{key}.png", key, False)
+  return out
+
+
+# ----------------------------------------------------------------------------------------------
+def _machine() -> dict:
+  return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+          "cpu_count": os.cpu_count(), "jax_backend": jax.default_backend(), "jax": jax.__version__}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Runs the enabled parts, writes ``<workdir>/results.json`` and PNG plots, returns the results."""
+  t_start = time.perf_counter()
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  x, y, xt, yt, num_classes = load_data(config)
+  module = make_model(config.model, num_classes, config)
+  results: dict[str, Any] = {"config": config.to_dict(), "machine": _machine(),
+                             "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                             "pool_size": int(len(x)), "test_size": int(len(xt))}
+  def dump():
+    results["wall_time_s"] = time.perf_counter() - t_start
+    with open(workdir / "results.json", "w") as f:
+      json.dump(results, f, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+
+  features = None
+  if config.parts.curves or config.parts.prototypes:
+    full_acc, full_v = full_data_accuracy(module, x, y, xt, yt, config)
+    results["full_data_accuracy"] = float(full_acc.mean())
+    results["full_data_accuracy_per_seed"] = full_acc.tolist()
+    features = np.asarray(Classifier(module, training.unstack(full_v, 0)).features(xt))
+  if config.parts.curves:
+    target = results["full_data_accuracy"] - config.target_gap
+
+    def partial(curves):  # a partial results.json after each strategy (long runs)
+      results["curves"] = {k: {kk: vv for kk, vv in v.items() if kk != "_state"} for k, v in curves.items()}
+      results["partial"] = True
+      dump()
+
+    curves = run_curves(config, workdir, x, y, xt, yt, module, on_strategy=partial)
+    results.pop("partial", None)
+    table, aucs = {}, {}
+    for name, c in curves.items():
+      n = np.asarray(c["num_labels"])
+      aucs[name] = auc(n, np.asarray(c["accuracy_mean"]))
+      table[name] = {**labels_to_reach(n, np.asarray(c["accuracy_mean"]), np.asarray(c["num_train_mean"]), target),
+                     "accuracy_at_budget": c["accuracy_mean"][-1], "accuracy_at_budget_std": c["accuracy_std"][-1]}
+    ranking = sorted(table, key=lambda k: -table[k]["accuracy_at_budget"])
+    results["target_accuracy"] = target
+    results["curves"] = {k: {kk: vv for kk, vv in v.items() if kk != "_state"} for k, v in curves.items()}
+    results["auc"] = aucs
+    results["table_4_2"] = table
+    results["ranking_at_budget"] = ranking
+    for name in aucs:
+      results[f"{name}_auc"] = aucs[name]
+    if "dfal" in table and "random" in table:
+      d, r = table["dfal"]["annotations"], table["random"]["annotations"]
+      results["targets"] = {
+          "dfal_labels": d, "random_labels": r,
+          "dfal_at_least_30pct_fewer_labels_than_random": (d is not None and (r is None or d <= 0.7 * r)),
+          "dfal_rank_at_budget": ranking.index("dfal") + 1,
+          "dfal_top3_at_budget": ranking.index("dfal") < 3,
+      }
+    plot_curves(curves, results["full_data_accuracy"], target, workdir / "learning_curves.png",
+                f"{config.dataset}, {config.model}, {config.num_seeds} seeds")
+    dump()
+    if config.parts.transfer:
+      results["transfer"] = run_transfer(config, curves, x, y, xt, yt, num_classes)
+      dump()
+  if config.parts.benchmark:
+    results["benchmark"] = run_benchmark(config, x, y, module)
+    dump()
+  if config.parts.prototypes:
+    results["prototypes"] = run_prototypes(config, workdir, features)
+  dump()
+  return results

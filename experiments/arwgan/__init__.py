@@ -1,0 +1,1 @@
+"""ARWGAN on Fashion-MNIST: generate class data that a classifier misclassifies (issue 5)."""

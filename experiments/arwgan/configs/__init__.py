@@ -1,0 +1,1 @@
+"""ARWGAN configs: ``quick`` (CI) and ``default`` (larger)."""

@@ -1,0 +1,1 @@
+"""Wasserstein clustering experiments: WAMiC / GeWaC, DiWaC, model selection and baselines."""

@@ -1,0 +1,1 @@
+"""Configs of the clustering experiment (``get_config() -> ml_collections.ConfigDict``)."""

@@ -1,0 +1,255 @@
+"""Clustering experiment: every method and baseline over several seeds, model selection, plots.
+
+``train_and_evaluate(config, workdir)`` writes ``<workdir>/results.json`` and PNG plots. Methods
+(all on the same auto-encoder per seed, see :mod:`wassml.clustering.pipeline`): k-means and GMM on
+raw data, AE + k-means, AE + GMM, WAMiC (or GeWaC with ``model.concat``) and DiWaC. Scores:
+Hungarian accuracy, NMI, ARI (``wassml.metrics``), mean ± std over seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import platform
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import tqdm
+
+from wassml import data, metrics
+from wassml.clustering import gmm, pipeline
+from wassml.train import sweep
+
+METHODS = ("kmeans_raw", "gmm_raw", "ae_kmeans", "ae_gmm", "wamic", "diwac")
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+  return np.asarray(x, np.float32).reshape(len(x), -1)
+
+
+def _moons_variant(ds: data.Dataset, shift: float) -> np.ndarray:
+  """Moves the third moon right by ``shift`` (the registry's chain has moons 0 and 2 touching)."""
+  x = np.array(ds.x, np.float32)
+  x[ds.y == 2, 0] += shift
+  return x
+
+
+def load_data(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """Returns ``{"x", "y", "x_heldout", "y_heldout", "image_shape"}`` (flat float32 arrays)."""
+  kwargs = dict(config.get("dataset_kwargs", {}) or {})
+  name = config.dataset
+  if name == "three_moons":
+    train = data.load(name, "train", **kwargs)
+    held = data.load(name, "validation", **kwargs)
+    shift = config.get("third_moon_shift", 0.0)
+    x, xh = _moons_variant(train, shift), _moons_variant(held, shift)
+  else:
+    train = data.load(name, "train", max_examples=config.get("max_examples"), **kwargs)
+    held = data.load(name, config.get("heldout_split", "test"),
+                     max_examples=config.get("max_heldout_examples"), **kwargs)
+    x, xh = _flat(train.x), _flat(held.x)
+  image_shape = tuple(train.x.shape[1:]) if train.x.ndim > 2 else None
+  x, xh = _flat(x), _flat(xh)
+  if config.get("standardize", False):
+    mu, sd = x.mean(0), x.std(0) + 1e-8
+    x, xh = (x - mu) / sd, (xh - mu) / sd
+  return {"x": x, "y": np.asarray(train.y), "x_heldout": xh, "y_heldout": np.asarray(held.y),
+          "image_shape": image_shape, "num_classes": train.num_classes}
+
+
+def model_config(config: ml_collections.ConfigDict, **overrides) -> pipeline.ClusteringConfig:
+  """The static :class:`~wassml.clustering.pipeline.ClusteringConfig` from ``config.model``."""
+  kw = dict(config.model.to_dict())
+  kw.update(overrides)
+  kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
+  return pipeline.ClusteringConfig(num_clusters=config.num_clusters, **kw)
+
+
+# ----------------------------------------------------------------------------------------------
+# Runs
+# ----------------------------------------------------------------------------------------------
+
+
+def scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+  return {"accuracy": metrics.cluster_accuracy(y, pred), "nmi": metrics.nmi(y, pred),
+          "ari": metrics.ari(y, pred)}
+
+
+def raw_baselines(keys: jax.Array, x: np.ndarray, k: int, covariance_type: str) -> dict:
+  """k-means and GMM on raw data for every seed (vmapped)."""
+  xj = jnp.asarray(x)
+
+  def one(key):
+    k1, k2 = jax.random.split(key)
+    km = gmm.kmeans(k1, xj, k)
+    g, _ = gmm.fit_gmm(k2, xj, k, covariance_type=covariance_type, reg_covar=1e-3)
+    return {"kmeans_raw": km.labels, "gmm_raw": gmm.predict(g, xj)}
+
+  gmm._checks.check_data(x, k=k)  # eager checks before tracing
+  return jax.tree.map(np.asarray, jax.jit(jax.vmap(one))(keys))
+
+
+def _to_numpy_tree(tree):
+  return jax.tree.map(np.asarray, tree)
+
+
+def run_methods(keys: jax.Array, x: np.ndarray, cfg: pipeline.ClusteringConfig, vmap_seeds: bool,
+                on_seed=None) -> list[dict]:
+  """:func:`wassml.clustering.pipeline.run` for every key: one vmapped call or a tqdm loop.
+
+  ``on_seed(results_so_far)`` is called after each seed of the loop (to save partial results).
+  """
+  pipeline.check_inputs(x, cfg)
+  xj = jnp.asarray(x)
+  if vmap_seeds:
+    out = sweep(lambda key: pipeline.run(key, xj, cfg), keys)
+    out = _to_numpy_tree(out)
+    return [jax.tree.map(lambda a, i=i: a[i], out) for i in range(len(keys))]
+  run = jax.jit(lambda key: pipeline.run(key, xj, cfg))
+  results = []
+  for key in tqdm.tqdm(keys, desc="seeds", unit="seed"):
+    results.append(_to_numpy_tree(run(key)))
+    if on_seed is not None:
+      on_seed(results)
+  return results
+
+
+def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.ClusteringConfig,
+                  ks: tuple[int, ...], num_samples: int, num_batches: int) -> dict:
+  """Wasserstein model selection over ``ks`` for every seed (one vmapped call)."""
+  pipeline.check_inputs(x, cfg)
+  pipeline.check_inputs(xh, cfg)
+  for k in ks:
+    gmm._checks.check_num_clusters(k, x.shape[0])
+  xj, xhj = jnp.asarray(x), jnp.asarray(xh)
+  out = sweep(lambda key: pipeline.run_model_selection(key, xj, xhj, cfg, ks,
+                                                       num_samples=num_samples,
+                                                       num_batches=num_batches), keys)
+  return _to_numpy_tree(out)
+
+
+def _mean_std(values: list[float]) -> dict[str, float]:
+  v = np.asarray(values, np.float64)
+  return {"mean": float(v.mean()), "std": float(v.std()), "per_seed": [float(a) for a in v]}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Runs the configured clustering experiment; writes ``results.json`` and PNGs in ``workdir``.
+
+  Returns:
+    The results dict (also in ``results.json``): ``accuracy`` (WAMiC, mean over seeds),
+    ``selected_k`` (per seed, when model selection runs), ``methods`` (accuracy / NMI / ARI mean
+    ± std per method), timings and the config.
+  """
+  from experiments.clustering import plots  # matplotlib only when running
+
+  t0 = time.time()
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  d = load_data(config)
+  x, y = d["x"], d["y"]
+  k = config.num_clusters
+  cfg = model_config(config)
+  root = jax.random.key(config.seed)
+  keys = jax.random.split(jax.random.fold_in(root, 0), config.num_seeds)
+  results: dict[str, Any] = {"dataset": config.dataset, "num_examples": int(len(x)),
+                             "input_dim": int(x.shape[1]), "num_clusters": k,
+                             "num_seeds": int(config.num_seeds)}
+  timings = {}
+
+  t = time.time()
+  raw = raw_baselines(jax.random.split(jax.random.fold_in(root, 1), config.num_seeds), x, k,
+                      config.raw_gmm_covariance) if config.raw_baselines else None
+  timings["raw_baselines_s"] = time.time() - t
+  t = time.time()
+
+  def save_partial(runs_so_far):
+    part = {m: [scores(y, np.asarray(r[m]))["accuracy"] for r in runs_so_far]
+            for m in ("ae_kmeans", "ae_gmm", "wamic", "diwac") if m in runs_so_far[0]}
+    part["elapsed_s"] = time.time() - t
+    with open(workdir / "partial_results.json", "w") as f:
+      json.dump(part, f, indent=1)
+
+  runs = run_methods(keys, x, cfg, config.vmap_seeds, on_seed=save_partial)
+  timings["methods_s"] = time.time() - t
+
+  per_method: dict[str, list[dict]] = {}
+  for s, r in enumerate(runs):
+    preds = {m: r[m] for m in ("ae_kmeans", "ae_gmm", "wamic", "diwac") if m in r}
+    if raw is not None:
+      preds.update({m: raw[m][s] for m in ("kmeans_raw", "gmm_raw")})
+    for m, p in preds.items():
+      per_method.setdefault(m, []).append(scores(y, np.asarray(p)))
+  methods = {m: {metric: _mean_std([sc[metric] for sc in v]) for metric in v[0]}
+             for m, v in per_method.items()}
+  method_name = "gewac" if cfg.concat else "wamic"
+  results["method"] = method_name
+  results["accuracy"] = methods["wamic"]["accuracy"]["mean"]
+  results["methods"] = methods
+  results["diwac_loss"] = cfg.diwac_loss if cfg.run_diwac else None
+  results["final_curves"] = {c: [float(np.asarray(r["curves"][c])[-1]) for r in runs]
+                             for c in runs[0]["curves"]}
+  if "diwac_proportions" in runs[0]:
+    results["diwac_proportions"] = [np.asarray(r["diwac_proportions"]).round(4).tolist()
+                                    for r in runs]
+
+  ms = config.get("model_selection")
+  if ms is not None and ms.enabled:
+    t = time.time()
+    ks = tuple(int(v) for v in ms.ks)
+    ms_cfg = model_config(config, **dict(ms.get("model_overrides", {}) or {}))
+    sel_keys = jax.random.split(jax.random.fold_in(root, 2), ms.num_seeds)
+    sel = run_selection(sel_keys, x, d["x_heldout"], ms_cfg, ks, ms.num_samples, ms.num_batches)
+    chosen = [ks[int(i)] for i in sel["selected"]]
+    results["selected_k"] = chosen
+    results["model_selection"] = {
+        "ks": list(ks), "selected_k": chosen,
+        "num_correct": int(sum(c == d["num_classes"] for c in chosen)),
+        "mean_w": np.asarray(sel["mean_w"]).tolist(),
+        "w_per_batch": np.asarray(sel["w"]).tolist(),
+    }
+    timings["model_selection_s"] = time.time() - t
+    plots.model_selection_curve(workdir / "model_selection.png", ks, np.asarray(sel["mean_w"]),
+                                d["num_classes"])
+
+  if config.get("plots", True):
+    t = time.time()
+    plots.make_all(workdir, runs[0], x, y, d["image_shape"], cfg, results)
+    timings["plots_s"] = time.time() - t
+  timings["total_s"] = time.time() - t0
+  results["timings"] = timings
+  results["config"] = config.to_dict()
+  results["machine"] = {"platform": platform.platform(), "processor": platform.processor(),
+                        "cpu_count": os.cpu_count(), "jax_backend": jax.default_backend()}
+  results["date_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+  with open(workdir / "results.json", "w") as f:
+    json.dump(results, f, indent=1, default=str)
+  return results
+
+
+def summary_table(results: dict) -> str:
+  """A Markdown table of accuracy / NMI / ARI (mean ± std in %) per method."""
+  names = {"kmeans_raw": "k-means (raw)", "gmm_raw": "GMM (raw)", "ae_kmeans": "AE + k-means",
+           "ae_gmm": "AE + GMM (full)", "wamic": results.get("method", "wamic").upper(),
+           "diwac": f"DiWaC ({results.get('diwac_loss')})"}
+  lines = ["| method | accuracy (%) | NMI (%) | ARI (%) |", "|---|---|---|---|"]
+  for m in METHODS:
+    if m not in results["methods"]:
+      continue
+    r = results["methods"][m]
+    cell = lambda s: f"{100 * r[s]['mean']:.2f} ± {100 * r[s]['std']:.2f}"
+    lines.append(f"| {names[m]} | {cell('accuracy')} | {cell('nmi')} | {cell('ari')} |")
+  if "selected_k" in results:
+    lines.append("")
+    lines.append(f"Selected K per seed: {results['selected_k']}")
+  return "\n".join(lines)

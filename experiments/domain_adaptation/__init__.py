@@ -1,0 +1,1 @@
+"""Deep domain adaptation experiments: source-only, DANN, DeepJDOT, entropic DeepJDOT, JUMBOT."""

@@ -1,0 +1,1 @@
+"""Configs of the domain-adaptation experiments (``get_config() -> ConfigDict``)."""

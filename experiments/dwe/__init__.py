@@ -1,0 +1,1 @@
+"""Deep Wasserstein Embedding experiment (issue 8): see ``train.py`` and ``docs/dwe.md``."""

@@ -1,0 +1,374 @@
+"""CCE vs VAT vs WAR under label noise (Fatras et al., 2021; seed 004, METHODS.md §3).
+
+Protocol (per noise setting, ``config.num_seeds`` seeds trained together in one vmapped call):
+
+1. corrupt the training labels with ``wassml.data.add_label_noise`` (seeded; realised rate kept);
+2. warm-up: ``config.warmup_epochs`` epochs of plain CCE (``beta = 0``, the reference code's
+   warm-up), shared by the three methods;
+3. WAR's ground cost: from the warm-up model (``config.ground_cost = "confusion"``: the label-free
+   soft confusion ``P^T P`` of its predictions on the training inputs, so classes it hesitates
+   between get a high cost), or ``"uniform"`` (0/1);
+4. each method trains on for the remaining epochs; the test accuracy (clean test labels) after the
+   **last** epoch is reported -- no early stopping on clean data.
+
+Writes ``results.json`` (``cce``, ``vat``, ``war``: mean test accuracy in % on the first noise
+setting; ``settings``: every setting with per-seed numbers) and PNGs: learning curves, the
+regularisation value on the 3-class simplex (KL vs OT) and decision boundaries on noisy two moons.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import time
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import matplotlib
+import ml_collections
+import numpy as np
+import optax
+from flax.training import train_state
+from tqdm import tqdm
+
+from wassml import data as wdata
+from wassml import regularization as reg
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+METHODS = ("cce", "vat", "war")
+
+
+# ----------------------------------------------------------------------------- data and model
+def _load(config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+  kwargs = dict(config.get("dataset_kwargs", {}) or {})
+  if config.get("eval_split", "test") == "validation":
+    # Hyper-parameter selection: evaluate on the last `num_test` training images (clean labels),
+    # never on the test set.
+    full = wdata.load(config.dataset, "train", **kwargs)
+    if config.num_train + config.num_test > len(full):
+      raise ValueError("num_train + num_test exceeds the training set for eval_split='validation'.")
+    train, test = full.head(config.num_train), full.take(np.arange(len(full) - config.num_test,
+                                                                   len(full)))
+  else:
+    train = wdata.load(config.dataset, "train", max_examples=config.num_train, **kwargs)
+    test = wdata.load(config.dataset, "test", max_examples=config.num_test, **kwargs)
+  xtr, xte = train.x.astype(np.float32), test.x.astype(np.float32)
+  if config.model == "mlp":
+    xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
+  return xtr, train.y.astype(np.int32), xte, test.y.astype(np.int32), train.num_classes
+
+
+def build_model(config, num_classes: int) -> nn.Module:
+  """The classifier: ``wassml.nn.MLP`` or ``wassml.nn.SmallCNN``."""
+  from wassml import nn as wnn  # pylint: disable=g-import-not-at-top
+  if config.model == "mlp":
+    return wnn.MLP(hidden=tuple(config.hidden), num_outputs=num_classes)
+  if config.model == "small_cnn":
+    return wnn.SmallCNN(num_classes=num_classes)
+  raise ValueError(f"unknown model {config.model!r}; valid: 'mlp', 'small_cnn'.")
+
+
+def _logits(model, params, x):
+  return model.apply({"params": params}, x, train=False)
+
+
+# ----------------------------------------------------------------------------- training
+def _lr_schedule(config, steps_per_epoch: int):
+  bounds = {int(f * config.num_epochs) * steps_per_epoch: 0.1 for f in config.lr_decay_at}
+  return optax.piecewise_constant_schedule(config.learning_rate, bounds)
+
+
+def method_beta(config, method: str) -> float:
+  """``config.beta``: one float for every method, or a per-method mapping (``{"vat": .., "war": ..}``)."""
+  if method == "cce":
+    return 0.0
+  b = config.beta
+  return float(b[method]) if hasattr(b, "keys") else float(b)
+
+
+def make_step(model, config, method: str, warmup_steps: int):
+  """``step(state, batch, rng) -> (state, metrics)`` for one method (``batch``: x, y, cost)."""
+
+  def step(state, batch, rng):
+    if method == "cce":
+      div = None
+    elif method == "vat":
+      div = reg.kl_divergence
+    else:
+      div = functools.partial(_war_div, cost=batch["cost"], config=config)
+    beta = reg.beta_schedule(state.step, beta=method_beta(config, method),
+                             warmup_steps=warmup_steps, kind=config.beta_schedule)
+
+    def loss_fn(params):
+      return reg.regularized_loss(
+          rng, functools.partial(_logits, model, params), batch["x"], batch["y"],
+          divergence=div, beta=beta, xi=config.xi, num_iters=config.power_iters,
+          radius=config.radius)
+
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params)
+    return state.apply_gradients(grads=grads), metrics
+
+  return step
+
+
+def _war_div(p, logits, *, cost, config):
+  from wassml import ot  # pylint: disable=g-import-not-at-top
+  return ot.label_ot(p, jax.nn.softmax(logits, -1), cost, epsilon=config.epsilon,
+                     num_iters=config.sinkhorn_iters)
+
+
+def _accuracy(model, params, x, y, chunk: int = 2000):
+  n = len(x)
+  correct = 0
+  for s in range(0, n, chunk):  # static python loop over a few chunks
+    correct = correct + jnp.sum(jnp.argmax(_logits(model, params, x[s:s + chunk]), -1)
+                                == y[s:s + chunk])
+  return 100.0 * correct / n
+
+
+def make_phase(model, config, method: str, *, num_epochs: int, steps_per_epoch: int,
+               warmup_steps: int):
+  """A jitted phase of training, vmapped over seeds.
+
+  ``phase(state, key, y_noisy, cost, x_train, x_test, y_test) -> (state, test_acc [num_epochs])``
+  with a leading seed axis on ``state, key, y_noisy, cost``.
+  """
+  step = make_step(model, config, method, warmup_steps)
+  bs = config.batch_size
+
+  def one_seed(state, key, y_noisy, cost, x_train, x_test, y_test):
+    def epoch(state, ekey):
+      perm = jax.random.permutation(jax.random.fold_in(ekey, 0), x_train.shape[0])
+      idx = perm[:steps_per_epoch * bs].reshape(steps_per_epoch, bs)
+
+      def body(state, i):
+        batch = {"x": x_train[idx[i]], "y": y_noisy[idx[i]], "cost": cost}
+        return step(state, batch, jax.random.fold_in(ekey, i + 1))
+
+      state, metrics = jax.lax.scan(body, state, jnp.arange(steps_per_epoch))
+      acc = _accuracy(model, state.params, x_test, y_test)
+      return state, (acc, jax.tree.map(jnp.mean, metrics))
+
+    keys = jax.random.split(key, num_epochs)
+    return jax.lax.scan(epoch, state, keys)
+
+  return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, None, None)))
+
+
+def _warmup_cost(model, config, params, x_train, num_classes):
+  """WAR ground cost from the warm-up model (traceable; vmapped over seeds)."""
+  if config.ground_cost == "uniform":
+    return reg.uniform_ground_cost(num_classes)
+  if config.ground_cost == "confusion":
+    n = min(len(x_train), config.cost_examples)
+    probs = jax.nn.softmax(_logits(model, params, x_train[:n]), -1)
+    return reg.ground_cost.confusion_ground_cost_jax(reg.soft_confusion(probs),
+                                                     floor=config.cost_floor)
+  raise ValueError(f"unknown ground_cost {config.ground_cost!r}; valid: 'uniform', 'confusion'.")
+
+
+def run_setting(config, kind: str, rate: float, xtr, ytr, xte, yte, num_classes,
+                progress: tqdm | None = None) -> dict[str, Any]:
+  """Trains CCE, VAT and WAR on one noise setting for every seed; returns the per-seed curves."""
+  s = config.num_seeds
+  spe = len(xtr) // config.batch_size
+  warm_epochs = int(config.warmup_epochs)
+  rest = int(config.num_epochs) - warm_epochs
+  warmup_steps = warm_epochs * spe
+  model = build_model(config, num_classes)
+  base = jax.random.key(config.seed)
+  seed_keys = [jax.random.fold_in(base, i) for i in range(s)]
+
+  noisy, realised = [], []
+  for k in seed_keys:
+    yn, r = wdata.add_label_noise(jax.random.fold_in(k, 1), ytr, rate=rate, kind=kind,
+                                  num_classes=num_classes)
+    noisy.append(yn)
+    realised.append(r)
+  y_noisy = jnp.asarray(np.stack(noisy))
+
+  tx = optax.adam(_lr_schedule(config, spe))
+  def init(k):
+    params = model.init(jax.random.fold_in(k, 2), jnp.asarray(xtr[:1]), train=False)["params"]
+    return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+  state = jax.vmap(init)(jnp.stack(seed_keys))
+
+  xtr_j, xte_j, yte_j = jnp.asarray(xtr), jnp.asarray(xte), jnp.asarray(yte)
+  dummy_cost = jnp.zeros((s, num_classes, num_classes))
+  curves: dict[str, list] = {}
+  warm_curve = np.zeros((s, 0))
+  if warm_epochs > 0:
+    phase = make_phase(model, config, "cce", num_epochs=warm_epochs, steps_per_epoch=spe,
+                       warmup_steps=warmup_steps)
+    state, (acc, _) = phase(state, jnp.stack([jax.random.fold_in(k, 3) for k in seed_keys]),
+                            y_noisy, dummy_cost, xtr_j, xte_j, yte_j)
+    warm_curve = np.asarray(acc)
+    if progress is not None:
+      progress.update(1)
+  cost = jax.vmap(lambda p: _warmup_cost(model, config, p, xtr_j, num_classes))(state.params)
+  cost = jnp.broadcast_to(cost, (s, num_classes, num_classes))
+  out: dict[str, Any] = {"realised_noise_rate": realised, "ground_cost": np.asarray(cost[0]).tolist()}
+  for method in config.methods:
+    phase = make_phase(model, config, method, num_epochs=rest, steps_per_epoch=spe,
+                       warmup_steps=warmup_steps)
+    keys = jnp.stack([jax.random.fold_in(k, 10 + METHODS.index(method)) for k in seed_keys])
+    _, (acc, metrics) = phase(state, keys, y_noisy, cost, xtr_j, xte_j, yte_j)
+    acc = np.concatenate([warm_curve, np.asarray(acc)], axis=1)
+    curves[method] = acc
+    final = acc[:, -1]
+    out[method] = {"mean": float(final.mean()), "std": float(final.std()),
+                   "per_seed": final.tolist(), "curve_mean": acc.mean(0).tolist(),
+                   "final_reg": float(np.asarray(metrics["reg"])[:, -1].mean())}
+    if progress is not None:
+      progress.update(1)
+  return out
+
+
+# ----------------------------------------------------------------------------- plots
+def plot_curves(settings: dict[str, Any], path: str, warmup_epochs: int) -> None:
+  names = list(settings)
+  fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+  for ax, name in zip(axes[0], names):
+    for m in METHODS:
+      if m in settings[name]:
+        c = settings[name][m]["curve_mean"]
+        ax.plot(np.arange(1, len(c) + 1), c, label=m.upper())
+    ax.axvline(warmup_epochs + 0.5, color="gray", ls=":", lw=1)
+    ax.set_title(name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_simplex(path: str, *, epsilon: float = 0.05, num_iters: int = 100,
+                 resolution: int = 60) -> None:
+  """Regularisation value ``D(p̂, q)`` over the 3-class simplex: KL vs OT (uniform / structured C).
+
+  ``p̂`` is a fixed confident prediction of class 0; in the structured cost classes 0 and 1 are
+  close (cost 1) and class 2 is far (cost 0.2), so moving mass from 0 to 1 is what OT penalises.
+  """
+  from wassml import ot  # pylint: disable=g-import-not-at-top
+  grid = []
+  for i in range(resolution + 1):
+    for j in range(resolution + 1 - i):
+      grid.append((i, j, resolution - i - j))
+  q = np.asarray(grid, np.float32) / resolution
+  q = np.clip(q, 1e-4, None)
+  q /= q.sum(1, keepdims=True)
+  p = np.tile(np.array([[0.8, 0.1, 0.1]], np.float32), (len(q), 1))
+  structured = np.array([[0, 1.0, 0.2], [1.0, 0, 0.2], [0.2, 0.2, 0]], np.float32)
+  panels = [
+      ("KL (VAT)", np.asarray(reg.kl_divergence(p, np.log(q)))),
+      ("OT, uniform C (WAR)", np.asarray(ot.label_ot(
+          p, q, reg.uniform_ground_cost(3), epsilon=epsilon, num_iters=num_iters))),
+      ("OT, C(0,1)=1, C(.,2)=0.2 (WAR)", np.asarray(ot.label_ot(
+          p, q, structured, epsilon=epsilon, num_iters=num_iters))),
+  ]
+  corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
+  xy = q @ corners
+  pxy = p[0] @ corners
+  fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+  for ax, (title, val) in zip(axes, panels):
+    t = ax.tricontourf(xy[:, 0], xy[:, 1], val, levels=20, cmap="viridis")
+    fig.colorbar(t, ax=ax)
+    ax.plot(*pxy, "r*", ms=12)
+    for k, c in enumerate(corners):
+      ax.annotate(f"class {k}", c, ha="center", va="top" if k < 2 else "bottom")
+    ax.set_title(title)
+    ax.set_aspect("equal")
+    ax.axis("off")
+  fig.suptitle("Regularisation value D(p̂, q) on the probability simplex (red star: p̂)")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_moons(config, path: str) -> dict[str, float]:
+  """Decision boundaries of CCE / VAT / WAR on noisy two moons; returns their clean test acc."""
+  mc = config.moons
+  train = wdata.load("moons", "train", n_per_class=mc.n_per_class, noise=mc.noise, seed=0)
+  test = wdata.load("moons", "test", n_per_class=500, noise=mc.noise, seed=0)
+  key = jax.random.key(mc.seed)
+  y_noisy, _ = wdata.add_label_noise(jax.random.fold_in(key, 0), train.y, rate=mc.rate,
+                                     kind="symmetric", num_classes=2)
+  mconf = ml_collections.ConfigDict(dict(
+      model="mlp", hidden=tuple(mc.hidden), beta=mc.beta, radius=mc.radius, xi=1e-3,
+      beta_schedule="step", power_iters=1, epsilon=config.epsilon,
+      sinkhorn_iters=config.sinkhorn_iters))
+  model = build_model(mconf, 2)
+  x = jnp.asarray(train.x, jnp.float32)
+  y = jnp.asarray(y_noisy)
+  cost = reg.uniform_ground_cost(2)
+  xx, yy = np.meshgrid(np.linspace(-1.6, 2.6, 200), np.linspace(-1.2, 1.7, 200))
+  grid = jnp.asarray(np.stack([xx.ravel(), yy.ravel()], 1), jnp.float32)
+  fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+  accs = {}
+  for ax, method in zip(axes, METHODS):
+    params = model.init(jax.random.fold_in(key, 1), x[:1], train=False)["params"]
+    state = train_state.TrainState.create(apply_fn=model.apply, params=params,
+                                          tx=optax.adam(mc.learning_rate))
+    step = make_step(model, mconf, method, warmup_steps=mc.warmup_steps)
+
+    @jax.jit
+    def train_all(state):
+      def body(state, i):
+        return step(state, {"x": x, "y": y, "cost": cost}, jax.random.fold_in(key, 100 + i))
+      return jax.lax.scan(body, state, jnp.arange(mc.steps))[0]
+
+    state = train_all(state)
+    prob = jax.nn.softmax(_logits(model, state.params, grid), -1)[:, 1].reshape(xx.shape)
+    accs[method] = float(_accuracy(model, state.params, jnp.asarray(test.x, jnp.float32),
+                                   jnp.asarray(test.y)))
+    ax.contourf(xx, yy, np.asarray(prob), levels=20, cmap="RdBu_r", alpha=0.6)
+    ax.contour(xx, yy, np.asarray(prob), levels=[0.5], colors="k")
+    ax.scatter(train.x[:, 0], train.x[:, 1], c=np.asarray(y_noisy), cmap="RdBu_r", s=6,
+               edgecolors="none")
+    ax.set_title(f"{method.upper()} (clean test acc {accs[method]:.1f}%)")
+  fig.suptitle(f"Noisy two moons ({int(100 * mc.rate)}% symmetric label noise)")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return accs
+
+
+# ----------------------------------------------------------------------------- entry point
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Runs every noise setting and method; writes ``results.json`` and PNGs into ``workdir``."""
+  os.makedirs(workdir, exist_ok=True)
+  t0 = time.time()
+  for m in config.methods:
+    if m not in METHODS:
+      raise ValueError(f"unknown method {m!r}; valid: {METHODS}.")
+  xtr, ytr, xte, yte, k = _load(config)
+  settings: dict[str, Any] = {}
+  total = len(config.noise) * (len(config.methods) + (config.warmup_epochs > 0))
+  with tqdm(total=total, desc="noisy_labels", disable=not config.get("progress", True)) as bar:
+    for kind, rate in config.noise:
+      name = f"{kind}_{int(round(100 * rate))}"
+      settings[name] = run_setting(config, kind, float(rate), xtr, ytr, xte, yte, k, bar)
+  results: dict[str, Any] = {}
+  first = next(iter(settings.values()))
+  for m in config.methods:
+    results[m] = first[m]["mean"]
+  results["settings"] = settings
+  plot_curves(settings, os.path.join(workdir, "learning_curves.png"), config.warmup_epochs)
+  if config.plots.simplex:
+    plot_simplex(os.path.join(workdir, "simplex_kl_vs_ot.png"), epsilon=config.epsilon)
+  if config.plots.moons:
+    results["moons_test_acc"] = plot_moons(config, os.path.join(workdir, "moons_boundaries.png"))
+  results["seconds"] = time.time() - t0
+  results["machine"] = f"{platform.machine()} {platform.processor() or ''} x{os.cpu_count()} CPU"
+  results["jax_backend"] = jax.default_backend()
+  results["config"] = config.to_dict()
+  with open(os.path.join(workdir, "results.json"), "w") as f:
+    json.dump(results, f, indent=1, default=lambda o: np.asarray(o).tolist())
+  return results

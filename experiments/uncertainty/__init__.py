@@ -1,0 +1,1 @@
+"""Prediction with uncertainty (two-head model) and unsupervised feature importance (issue 5)."""

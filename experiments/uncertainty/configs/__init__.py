@@ -1,0 +1,1 @@
+"""Uncertainty / feature-importance configs: ``quick`` (CI) and ``default``."""

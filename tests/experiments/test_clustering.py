@@ -1,0 +1,53 @@
+"""The clustering experiment: quick config end to end, paper config on mocked MNIST."""
+
+import json
+
+import pytest
+
+from experiments.clustering import train
+from experiments.clustering.configs import default, digits, fashion_mnist, moons, quick
+
+
+def test_quick_config_runs_and_clusters(tmp_path):
+  res = train.train_and_evaluate(quick.get_config(), str(tmp_path))
+  saved = json.loads((tmp_path / "results.json").read_text())
+  for key in ("accuracy", "selected_k", "methods", "model_selection"):
+    assert key in saved
+  # Three balanced clusters: chance accuracy is about 1/3 after Hungarian matching.
+  assert saved["accuracy"] > 0.5
+  for m in ("kmeans_raw", "gmm_raw", "ae_kmeans", "ae_gmm", "wamic", "diwac"):
+    assert 0.45 < saved["methods"][m]["accuracy"]["mean"] <= 1.0, m
+    assert 0.0 <= saved["methods"][m]["nmi"]["mean"] <= 1.0
+  assert len(saved["selected_k"]) == quick.get_config().model_selection.num_seeds
+  assert all(k in (2, 3, 4, 5, 6) for k in saved["selected_k"])
+  for png in ("codes.png", "centroids.png", "generated.png", "model_selection.png"):
+    assert (tmp_path / png).stat().st_size > 1000
+  assert res["accuracy"] == saved["accuracy"]
+
+
+@pytest.mark.parametrize("module", [default, digits, fashion_mnist, moons, quick])
+def test_configs_build(module):
+  cfg = module.get_config()
+  mc = train.model_config(cfg)
+  assert mc.num_clusters == cfg.num_clusters
+
+
+def test_default_config_runs_on_mocked_mnist(tmp_path):
+  tfds = pytest.importorskip("tensorflow_datasets")
+  c = default.get_config()
+  c.max_examples = 64
+  c.max_heldout_examples = 32
+  c.num_seeds = 1
+  c.raw_gmm_covariance = "diag"
+  m = c.model
+  m.hidden, m.critic_hidden, m.batch_size = (16,), (16,), 16
+  m.ae_steps, m.critic_warmup_steps, m.adv_steps, m.encoder_steps = 5, 2, 2, 2
+  m.adv_per_component, m.num_critic = 2, 1
+  m.diwac_distill_steps, m.diwac_steps, m.diwac_num_critic = 2, 2, 1
+  m.diwac_hidden, m.diwac_critic_hidden = (8,), (8,)
+  with tfds.testing.mock_data(num_examples=64):
+    res = train.train_and_evaluate(c, str(tmp_path))
+  assert res["dataset"] == "mnist" and res["input_dim"] == 784
+  assert 0.0 <= res["accuracy"] <= 1.0
+  assert (tmp_path / "results.json").exists()
+  assert (tmp_path / "generated.png").exists()

@@ -1,0 +1,68 @@
+"""The domain-adaptation experiment: quick config end to end, default config on mocked TFDS data."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from experiments.domain_adaptation import train
+from experiments.domain_adaptation.configs import default as default_config
+from experiments.domain_adaptation.configs import quick as quick_config
+
+
+def test_quick_config_results(tmp_path):
+  config = quick_config.get_config()
+  config.progress = False
+  res = train.train_and_evaluate(config, str(tmp_path))
+  with open(tmp_path / "results.json") as f:
+    saved = json.load(f)
+  for method in ("source_only", "deepjdot", "jumbot"):
+    assert set(saved[method]) == {"moons_rot30", "moons_rot50"}
+    for pair, acc in saved[method].items():
+      assert 0.0 <= acc <= 1.0
+      assert acc == pytest.approx(res[method][pair])
+  # Meaningful values: well above chance (0.5) on the milder shift, and adaptation helps on
+  # the harder one (the source-only model is the shared starting point of every method).
+  for method in ("source_only", "deepjdot", "jumbot"):
+    assert saved[method]["moons_rot30"] > 0.75, saved
+  assert saved["jumbot"]["moons_rot50"] > saved["source_only"]["moons_rot50"], saved
+  assert saved["deepjdot"]["moons_rot50"] > saved["source_only"]["moons_rot50"], saved
+  assert saved["selection"] == "source_val"
+  t = saved["table"]["moons_rot30"]["jumbot"]
+  assert {"mean", "std", "per_seed", "last_mean", "oracle_target_test_mean"} <= set(t)
+  assert t["oracle_target_test_mean"] >= t["mean"] - 1e-9
+  for png in ("accuracy.png", "embeddings_moons_rot30.png", "plan_moons_rot50.png"):
+    assert os.path.getsize(tmp_path / png) > 1000, png
+  # Balanced plans keep the whole unit mass; the unbalanced plan's mass is free.
+  pm = saved["plan_mass"]["moons_rot50"]
+  assert np.sum(pm["balanced"]["mass_per_class"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_default_config_runs_on_mocked_tfds_data(tmp_path):
+  tfds = pytest.importorskip("tensorflow_datasets")
+  config = default_config.get_config()
+  assert config.per_class == 50 and config.learning_rate == 2e-4
+  assert (config.eta1, config.eta2, config.rho, config.epsilon) == (0.1, 0.1, 1.0, 0.1)
+  assert set(config.methods) == {"source_only", "dann", "deepjdot", "entropic_deepjdot",
+                                 "jumbot"}
+  # Shrink the run (not the method): 2 classes x 2 examples per batch, a few steps.
+  config.pairs = ["svhn_mnist"]
+  config.seeds = [0]
+  config.max_train = 60
+  config.max_test = 40
+  config.per_class = 2
+  config.pretrain_steps = 2
+  config.steps = 2
+  config.eval_every = 2
+  config.max_eval = 40
+  config.plot_points = 40
+  config.cnn_widths = (4, 4, 4)
+  config.feature_dim = 8
+  config.dann_hidden = 8
+  config.progress = False
+  with tfds.testing.mock_data(num_examples=100):
+    res = train.train_and_evaluate(config, str(tmp_path))
+  for m in config.methods:
+    assert 0.0 <= res[m]["svhn_mnist"] <= 1.0
+  assert (tmp_path / "results.json").exists()

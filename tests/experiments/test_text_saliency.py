@@ -1,0 +1,59 @@
+"""The text_saliency quick config end to end (CI), and the paper-scale default config on mocked
+TFDS imdb_reviews records with tiny sizes."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from experiments.text_saliency import train
+from experiments.text_saliency.configs import default, quick
+from wassml.text import FORTUNES_INSTALL
+from wassml.text.corpus import FORTUNES_DIR
+
+_HAVE_FORTUNES = pathlib.Path(FORTUNES_DIR, "computers").is_file()
+
+
+@pytest.mark.skipif(not _HAVE_FORTUNES,
+                    reason=f"Debian fortunes corpus missing; install: {FORTUNES_INSTALL}")
+def test_quick_config(tmp_path):
+  r = train.train_and_evaluate(quick.get_config(), str(tmp_path))
+  saved = json.loads((tmp_path / "results.json").read_text())
+  for key in ("cnn_accuracy", "zscore_accuracy", "mean_correlation"):
+    assert key in saved and np.isfinite(saved[key]), key
+  chance = 1 / 4
+  assert r["cnn_accuracy"] > chance + 0.25, r["cnn_accuracy"]
+  assert r["zscore_accuracy"] > chance + 0.25, r["zscore_accuracy"]
+  assert -1.0 <= r["mean_correlation"] <= 1.0
+  assert r["planted"]["cnn_accuracy"] >= 0.9
+  assert r["planted"]["precision_at_1_abs"] >= 0.7
+  assert r["planted"]["precision_at_k_abs"] > 3 * r["planted"]["chance_precision"]
+  for name in ("accuracy.png", "correlation.png", "training.png", "saliency.html",
+               "example_0.png"):
+    assert (tmp_path / name).stat().st_size > 1000, name
+  html = (tmp_path / "saliency.html").read_text(encoding="utf-8")
+  assert "Text Deconvolution Saliency" in html and "z-score" in html
+
+
+def test_default_config_on_mocked_imdb(tmp_path):
+  tfds = pytest.importorskip("tensorflow_datasets")
+  c = default.get_config()
+  assert (c.dataset, c.window, c.embed_dim, c.num_filters, c.kernel_width, c.hidden) == (
+      "imdb_reviews", 50, 128, 512, 3, 100)
+  # Tiny sizes, same code path as the paper-scale run.
+  c.max_train_texts, c.max_test_texts = 40, 20
+  c.data_kwargs.download = False
+  c.min_count, c.min_tokens = 1, 1
+  c.embed_dim, c.num_filters, c.hidden = 8, 8, 8
+  c.skipgram_steps, c.skipgram_batch_size = 20, 64
+  c.num_epochs, c.batch_size = 1, 16
+  c.seeds = (0,)
+  c.progress = False
+  c.planted.enabled = False
+  c.num_examples, c.num_rendered = 2, 1
+  with tfds.testing.mock_data(num_examples=40):
+    r = train.train_and_evaluate(c, str(tmp_path))
+  assert r["data"]["train_texts"] > 0 and r["data"]["test_windows"] > 0
+  assert 0.0 <= r["cnn_accuracy"] <= 1.0 and 0.0 <= r["zscore_accuracy"] <= 1.0
+  assert (tmp_path / "results.json").exists() and (tmp_path / "saliency.html").exists()

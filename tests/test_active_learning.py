@@ -1,0 +1,239 @@
+"""Active-learning strategies, scores, prototypes and the pool loop on tiny data."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import ot as pot  # POT: independent reference (tests only)
+import pytest
+from sklearn.datasets import load_digits
+
+from wassml import nn
+from wassml.active_learning import (Classifier, LoopConfig, QueryContext, coreset, greedy_mmd_prototypes,
+                                    greedy_wasserstein_prototypes, label_schedule, list_strategies, run_pool_loop,
+                                    scores, select, strategies, training, wasserstein_to_target)
+from wassml.active_learning import loop as loop_lib
+
+MODULE = nn.MLP(hidden=(16,), num_outputs=10, dropout_rate=0.2)
+
+
+@pytest.fixture(scope="module")
+def digits():
+  d = load_digits()
+  x = (d.images / 16.0).astype(np.float32)[..., None]
+  return x[:400], d.target[:400].astype(np.int32), x[1400:], d.target[1400:].astype(np.int32)
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+  x, y, _, _ = digits
+  v = training.fit_seeds(jax.random.split(jax.random.key(0), 1), MODULE, x[None, :40], y[None, :40],
+                         np.array([40]), num_steps=60)
+  return Classifier(MODULE, training.unstack(v, 0))
+
+
+SETTINGS = {
+    "balnet": {"preselect_factor": 2},
+    "dqbc": {"finetune_steps": 5},
+    "wasserstein": {"max_target": 60},
+}
+
+
+@pytest.mark.parametrize("name", list_strategies())
+def test_each_strategy_returns_distinct_unlabelled_indices(name, digits, trained):
+  x, y, _, _ = digits
+  labelled = np.arange(40)
+  cand = np.arange(40, 160)
+  ctx = QueryContext(x=x, labelled=labelled, y_labelled=y[labelled], candidates=cand, classifier=trained, round=1)
+  q = select(jax.random.key(3), name, ctx, 7, **SETTINGS.get(name, {}))
+  assert q.indices.shape == (7,)
+  assert len(np.unique(q.indices)) == 7
+  assert np.all(np.isin(q.indices, cand)) and not np.any(np.isin(q.indices, labelled))
+  assert q.scores.shape == (7,)
+  if name == "dfal":
+    assert q.adversarial_x.shape == (7, *x.shape[1:])
+    # the adversarial copies flip the prediction of the model they were built on
+    assert np.mean(np.argmax(trained.logits(q.adversarial_x), -1) != np.argmax(trained.logits(x[q.indices]), -1)) >= 0.8
+  if name in ("uncertainty", "bald", "egl", "dqbc"):
+    assert np.all(np.diff(q.scores) <= 1e-6)  # top scores, best first
+
+
+def test_scoring_functions_against_brute_force():
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(6, 4))
+  p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+  np.testing.assert_allclose(scores.entropy_scores(logits), -(p * np.log(p)).sum(1), rtol=1e-5)
+  mc = rng.normal(size=(10, 6, 4))
+  pm = np.exp(mc) / np.exp(mc).sum(-1, keepdims=True)
+  h = lambda q: -(q * np.log(q)).sum(-1)
+  np.testing.assert_allclose(scores.bald_scores(mc), h(pm.mean(0)) - h(pm).mean(0), rtol=1e-4, atol=1e-6)
+  # rg(x): committee of 3 on 2 examples
+  probs = np.array([[[0.6, 0.3, 0.1], [0.2, 0.5, 0.3]],
+                    [[0.2, 0.7, 0.1], [0.1, 0.8, 0.1]],
+                    [[0.5, 0.4, 0.1], [0.4, 0.3, 0.3]]])
+  # example 0: votes 0,1,0 -> label 0: rg = (0.6-0.6)+(0.7-0.2)+(0.5-0.5) = 0.5
+  # example 1: votes 1,1,0 -> label 1: rg = 0 + 0 + (0.4-0.3) = 0.1
+  np.testing.assert_allclose(scores.committee_margin_scores(probs), [0.5, 0.1], atol=1e-6)
+
+
+def test_egl_matches_per_example_gradient_norms(trained, digits):
+  x = digits[0][:3]
+  apply = trained.eval_apply
+  got = scores.egl_scores(apply, trained.variables, x)
+  for i in range(3):
+    p = jax.nn.softmax(apply(trained.variables, x[i : i + 1])[0])
+    want = 0.0
+    for k in range(10):
+      g = jax.grad(lambda v: -jax.nn.log_softmax(apply(v, x[i : i + 1])[0])[k])(trained.variables)
+      want += p[k] * jnp.sqrt(sum(jnp.sum(l**2) for l in jax.tree.leaves(g)))
+    np.testing.assert_allclose(got[i], want, rtol=1e-4)
+
+
+def test_k_center_greedy_matches_brute_force():
+  rng = np.random.default_rng(1)
+  centers, cand = rng.normal(size=(5, 3)), rng.normal(size=(30, 3))
+  idx, radius = coreset.k_center_greedy(centers, cand, 4)
+  chosen = list(centers)
+  for t in range(4):
+    d = np.min(((cand[:, None] - np.asarray(chosen)[None]) ** 2).sum(-1), axis=1)
+    d[np.asarray(idx[:t], int)] = -1
+    assert int(idx[t]) == int(np.argmax(d))
+    np.testing.assert_allclose(radius[t], np.sqrt(d.max()), rtol=1e-4)
+    chosen.append(cand[int(idx[t])])
+
+
+def test_balnet_greedy_objective_matches_direct_trace(trained, digits):
+  x = digits[0]
+  parts = strategies.balnet_scores(trained, x[:30], x[30:60])
+  order, obj = strategies.balnet_greedy(parts["s_psi"], parts["s_tau"], parts["c_psi"], parts["c_tau"], 30, 3)
+  from wassml.active_learning import kfac
+  # direct: factors of A and of A ∪ B, trace ratio with the same damping
+  fa = [kfac.kfac_factors(s) for s in kfac.layer_stats(trained.eval_apply, trained.variables, x[:30])]
+  xb = np.concatenate([x[:30], x[30:60][order]])
+  fab = [kfac.kfac_factors(s) for s in kfac.layer_stats(trained.eval_apply, trained.variables, xb)]
+  np.testing.assert_allclose(obj[-1], float(kfac.trace_ratio(fab, fa)), rtol=2e-3)
+  # greedy first pick = the single best candidate by brute force
+  single = []
+  for j in range(30):
+    fj = [kfac.kfac_factors(s) for s in kfac.layer_stats(trained.eval_apply, trained.variables,
+                                                          np.concatenate([x[:30], x[30 + j : 31 + j]]))]
+    single.append(float(kfac.trace_ratio(fj, fa)))
+  assert int(order[0]) == int(np.argmax(single))
+
+
+def _pot_emd(cost, a, b):
+  class R:
+    pass
+  r = R()
+  r.cost = pot.emd2(np.asarray(a, np.float64), np.asarray(b, np.float64), np.asarray(cost, np.float64))
+  return r
+
+
+def test_greedy_wasserstein_prototypes_brute_force_steps():
+  rng = np.random.default_rng(2)
+  xc = rng.normal(size=(12, 2)).astype(np.float32)
+  xt = rng.normal(size=(15, 2)).astype(np.float32)
+  from wassml import ot
+  res = greedy_wasserstein_prototypes(xc, xt, 3, solver=ot.emd)
+  chosen = []
+  for t in range(3):
+    vals = []
+    for j in range(12):
+      if j in chosen:
+        vals.append(np.inf)
+        continue
+      s = xc[chosen + [j]]
+      vals.append(pot.emd2(np.full(len(s), 1 / len(s)), np.full(15, 1 / 15), pot.dist(s, xt)))
+    assert int(res.indices[t]) == int(np.argmin(vals))
+    np.testing.assert_allclose(res.objective[t], np.sqrt(np.min(vals)), rtol=1e-4)
+    chosen.append(int(np.argmin(vals)))
+  np.testing.assert_allclose(wasserstein_to_target(xc[res.indices], xt), res.objective[-1], rtol=1e-4)
+
+
+def test_prototypes_with_entropic_solvers_and_mmd_run():
+  from wassml.active_learning import make_solver
+  rng = np.random.default_rng(3)
+  xc = rng.normal(size=(20, 2)).astype(np.float32)
+  for name in ("sinkhorn", "ipot"):
+    res = greedy_wasserstein_prototypes(xc, xc, 4, solver=make_solver(name))
+    assert len(np.unique(res.indices)) == 4 and np.all(np.isfinite(res.objective))
+  mmd = greedy_mmd_prototypes(xc, xc, 4)
+  # brute-force first MMD pick: argmin_j k(j,j) - 2 mean_q k(j,q)
+  d = ((xc[:, None] - xc[None]) ** 2).sum(-1)
+  h2 = np.median(d[d > 0]) / 2
+  kk = np.exp(-d / (2 * h2))
+  assert int(mmd.indices[0]) == int(np.argmin(1 - 2 * kk.mean(1)))
+  assert np.all(np.diff(mmd.objective[:2]) <= 0)
+  with pytest.raises(ValueError, match="k=30"):
+    greedy_mmd_prototypes(xc, xc, 30)
+
+
+def test_bad_inputs(digits, trained):
+  x, y, xt, yt = digits
+  ctx = QueryContext(x=x, labelled=np.arange(10), y_labelled=y[:10], candidates=np.arange(10, 15), classifier=trained)
+  with pytest.raises(ValueError, match="larger than the candidate pool"):
+    select(jax.random.key(0), "random", ctx, 6)
+  with pytest.raises(ValueError, match="valid strategies: .*dfal"):
+    select(jax.random.key(0), "dfa", ctx, 2)
+  empty = QueryContext(x=x, labelled=np.zeros(0, int), y_labelled=np.zeros(0, int), candidates=np.arange(20))
+  with pytest.raises(ValueError, match="needs a model"):
+    select(jax.random.key(0), "dfal", empty, 2)
+  with pytest.raises(ValueError, match="initial labelled set is empty"):
+    run_pool_loop(MODULE, x, y, xt, yt, LoopConfig(strategy="uncertainty", schedule=(0, 5)), progress=False)
+  with pytest.raises(ValueError, match="exceeds the pool"):
+    run_pool_loop(MODULE, x[:8], y[:8], xt, yt, LoopConfig(strategy="random", schedule=(2, 10)), progress=False)
+  with pytest.raises(ValueError, match="unknown active-learning strategy"):
+    run_pool_loop(MODULE, x, y, xt, yt, LoopConfig(strategy="nope", schedule=(2, 10)), progress=False)
+  assert label_schedule(10, 100) == (10, 20, 40, 80, 100)
+
+
+CFG = dict(strategy="dfal", schedule=(6, 10, 14, 18), num_seeds=2, seed=5, min_steps=15, max_steps=15, batch_size=16)
+
+
+def test_loop_resumes_exactly_after_a_kill(digits, tmp_path, monkeypatch):
+  x, y, xt, yt = digits
+  x, y = x[:150], y[:150]
+  full = run_pool_loop(MODULE, x, y, xt, yt, LoopConfig(**CFG), workdir=tmp_path / "a", progress=False)
+  assert full.rounds_done == 4
+  # every label distinct, in the right rounds, adversarial copies kept
+  for s in range(2):
+    order = full.label_order[s]
+    assert len(np.unique(order)) == 18 and np.all(order >= 0)
+    np.testing.assert_array_equal(np.sort(np.flatnonzero(full.label_round[s] >= 0)), np.sort(order))
+    np.testing.assert_array_equal(full.label_round[s][order], np.repeat([0, 1, 2, 3], [6, 4, 4, 4]))
+  assert np.all(full.state["n_adv"] == 12)
+  np.testing.assert_array_equal(full.num_train[:, -1], [18 + 12, 18 + 12])
+
+  # kill: training of the 3rd round blows up, after 2 rounds were checkpointed
+  calls = {"n": 0}
+  real_fit = training.fit_seeds
+
+  def dying_fit(*a, **k):
+    calls["n"] += 1
+    if calls["n"] == 3:
+      raise KeyboardInterrupt("killed")
+    return real_fit(*a, **k)
+
+  monkeypatch.setattr(training, "fit_seeds", dying_fit)
+  with pytest.raises(KeyboardInterrupt):
+    run_pool_loop(MODULE, x, y, xt, yt, LoopConfig(**CFG), workdir=tmp_path / "b", progress=False)
+  monkeypatch.setattr(training, "fit_seeds", real_fit)
+  resumed = run_pool_loop(MODULE, x, y, xt, yt, LoopConfig(**CFG), workdir=tmp_path / "b", progress=False)
+  np.testing.assert_array_equal(resumed.label_order, full.label_order)
+  np.testing.assert_array_equal(resumed.label_round, full.label_round)
+  np.testing.assert_allclose(resumed.accuracy, full.accuracy)
+  np.testing.assert_array_equal(resumed.state["adv_x"], full.state["adv_x"])
+  # the budget is now spent: running again is a clear error
+  with pytest.raises(ValueError, match="budget .* already spent"):
+    run_pool_loop(MODULE, x, y, xt, yt, LoopConfig(**CFG), workdir=tmp_path / "b", progress=False)
+
+
+def test_loop_ceal_pseudo_labels_are_transient(digits):
+  x, y, xt, yt = digits
+  res = run_pool_loop(MODULE, x[:150], y[:150], xt, yt,
+                      LoopConfig(strategy="ceal", schedule=(10, 15, 20), strategy_settings={"threshold": 0.5, "decay": 0.0},
+                                 min_steps=30, max_steps=30), progress=False)
+  # pseudo-labelled examples are never counted as labels
+  assert len(np.unique(res.label_order[0])) == 20
+  assert np.all(res.num_train[0] >= np.asarray([10, 15, 20]))

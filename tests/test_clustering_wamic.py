@@ -1,0 +1,181 @@
+"""Tests for WAMiC / GeWaC steps (wassml.clustering.wamic) and the pipeline on tiny data."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from wassml import ot
+from wassml.clustering import gmm, mixture, pipeline, wamic
+from wassml.nn import AutoEncoder, Critic
+
+
+def _data(n=60, seed=0):
+  rng = np.random.default_rng(seed)
+  c = rng.integers(0, 2, n)
+  return (np.array([[2.0, 2.0, 0.0], [-2.0, -2.0, 1.0]])[c] + 0.2 * rng.normal(size=(n, 3))
+          ).astype(np.float32), c
+
+
+def _state(concat=False, k=2, lr=1e-2):
+  x, _ = _data()
+  ae = AutoEncoder(input_dim=3, latent_dim=2, hidden=(16,))
+  return wamic.create_state(jax.random.key(0), ae, Critic(hidden=(16, 16)), x[:4], k,
+                            optax.adam(lr), concat=concat), x
+
+
+def _with_mixture(state, x, k=2):
+  g, _ = gmm.fit_gmm(jax.random.key(1), wamic.encode(state, x), k)
+  return wamic.init_mixture(state, mixture.from_gmm(g))
+
+
+def _changed(a, b):
+  return any(not np.allclose(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_code_dim_larger_than_input_raises():
+  x, _ = _data()
+  ae = AutoEncoder(input_dim=3, latent_dim=4, hidden=(8,))
+  with pytest.raises(ValueError, match="code_dim=4 is larger than the input dimension 3"):
+    wamic.create_state(jax.random.key(0), ae, Critic(hidden=(8,)), x[:2], 2, optax.adam(1e-3))
+  cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=5)
+  with pytest.raises(ValueError, match="larger than the input dimension"):
+    pipeline.check_inputs(x, cfg)
+
+
+def test_pipeline_bad_inputs_raise():
+  x, _ = _data(n=6)
+  with pytest.raises(ValueError, match="K=7 is larger than the number of points n=6"):
+    pipeline.check_inputs(x, pipeline.ClusteringConfig(num_clusters=7, code_dim=2))
+  bad = x.copy()
+  bad[0, 0] = np.nan
+  with pytest.raises(ValueError, match="NaN"):
+    pipeline.check_inputs(bad, pipeline.ClusteringConfig(num_clusters=2, code_dim=2))
+
+
+def test_autoencoder_step_reduces_mse_and_trains_both_parts():
+  state, x = _state()
+  step = jax.jit(wamic.autoencoder_step)
+  first = None
+  new = state
+  for i in range(60):
+    new, m = step(new, x, jax.random.key(i))
+    first = m["mse"] if first is None else first
+  assert float(m["mse"]) < 0.5 * float(first)
+  assert _changed(state.encoder.params, new.encoder.params)
+  assert _changed(state.decoder.params, new.decoder.params)
+  assert not _changed(state.critic.params, new.critic.params)
+
+
+def test_generate_weights_follow_proportions():
+  state, x = _state(k=3)
+  mix = mixture.pad(mixture.MixtureParams(jnp.log(jnp.array([0.2, 0.8])), jnp.zeros((2, 2)),
+                                          jnp.zeros((2, 2, 2))), 3)
+  state = wamic.init_mixture(state, mix)
+  y, z, w = wamic.generate(jax.random.key(0), state, 5)
+  assert y.shape == (15, 3) and z.shape == (15, 2) and w.shape == (15,)
+  np.testing.assert_allclose(np.asarray(w).reshape(3, 5).sum(1), [0.2, 0.8, 0.0], atol=1e-6)
+
+
+def test_critic_step_matches_shared_wgan_gp_loss_and_learns():
+  state, x = _state()
+  state = _with_mixture(state, x)
+  b = 2 * 8
+  step = jax.jit(functools.partial(wamic.critic_step, num_per_component=8))
+  # The loss the step reports is wassml.ot.critic_loss on the same real / weighted fake batch.
+  k_gen, k_gp = jax.random.split(jax.random.key(5))
+  y, _, w = wamic.generate(k_gen, state, 8)
+  f = lambda v: state.critic.apply_fn({"params": state.critic.params}, v)
+  expected, _ = ot.critic_loss(k_gp, f, x[:b], y, fake_weights=w)
+  _, m = step(state, x[:b], jax.random.key(5))
+  np.testing.assert_allclose(float(m["critic_loss"]), float(expected), rtol=1e-5)
+  # Shift the decoder's output: the critic then learns a clearly positive W1 estimate.
+  state = state.replace(decoder=state.decoder.replace(params=jax.tree.map(
+      lambda p: p, state.decoder.params)))
+  dec = dict(state.decoder.params)
+  dec["reconstruction"] = dict(dec["reconstruction"], bias=dec["reconstruction"]["bias"] + 5.0)
+  st = state.replace(decoder=state.decoder.replace(params=dec))
+  for i in range(80):
+    st, m = step(st, x[np.random.default_rng(i).integers(0, len(x), b)], jax.random.key(i))
+  assert float(m["w1"]) > 2.0
+  assert not _changed(state.encoder.params, st.encoder.params)
+  assert not _changed(state.mixture.params, st.mixture.params)
+
+
+@pytest.mark.parametrize("concat", [False, True])
+def test_generator_step_updates_the_right_parts(concat):
+  state, x = _state(concat=concat)
+  state = _with_mixture(state, x)
+  new, m = jax.jit(functools.partial(wamic.generator_step, num_per_component=8, concat=concat))(
+      state, x[:16], jax.random.key(0))
+  assert np.isfinite(float(m["generator_w1"]))
+  assert _changed(state.decoder.params, new.decoder.params)
+  assert _changed(state.mixture.params, new.mixture.params)
+  assert not _changed(state.critic.params, new.critic.params)
+  assert _changed(state.encoder.params, new.encoder.params) == concat
+  # Frozen proportions: logits keep their value.
+  new2, _ = wamic.generator_step(state, x[:16], jax.random.key(0), num_per_component=8,
+                                 train_proportions=False, concat=concat)
+  np.testing.assert_allclose(np.asarray(wamic.mixture_params(new2).logits),
+                             np.asarray(wamic.mixture_params(state).logits))
+
+
+def test_encoder_step_keeps_decoder_fixed():
+  state, x = _state()
+  state = _with_mixture(state, x)
+  step = jax.jit(functools.partial(wamic.encoder_step, latent_weight=0.5, num_per_component=4))
+  new = state
+  for i in range(5):
+    new, m = step(new, x, jax.random.key(i))
+  assert not _changed(state.decoder.params, new.decoder.params)
+  assert not _changed(state.mixture.params, new.mixture.params)
+  assert _changed(state.encoder.params, new.encoder.params)
+  assert float(m["latent_cycle"]) > 0.0
+
+
+def test_adversarial_phase_reduces_exact_wasserstein():
+  """A misplaced mixture mean is pulled back: exact W2(generated, data) goes down."""
+  state, x = _state(lr=3e-3)
+  ae_step = jax.jit(wamic.autoencoder_step)
+  for i in range(150):
+    state, _ = ae_step(state, x, jax.random.key(i))
+  state = _with_mixture(state, x)
+  mix = wamic.mixture_params(state)
+  state = wamic.init_mixture(state, mix.replace(means=mix.means + 1.5))
+
+  def w2(st, key):
+    z, _ = mixture.sample(key, wamic.mixture_params(st), 200)
+    return float(ot.wasserstein(wamic.decode(st, z), jnp.asarray(x), p=2))
+
+  before = np.mean([w2(state, jax.random.key(100 + i)) for i in range(3)])
+  cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=2, hidden=(16,), critic_hidden=(16, 16),
+                                  critic_warmup_steps=50, adv_steps=150, adv_per_component=16,
+                                  adv_lr=3e-3, critic_lr=3e-3, num_critic=3)
+  state, m = jax.jit(lambda s: pipeline.adversarial_phase(jax.random.key(3), s, jnp.asarray(x),
+                                                          cfg))(state)
+  after = np.mean([w2(state, jax.random.key(100 + i)) for i in range(3)])
+  assert after < 0.7 * before, (before, after)
+  assert np.all(np.isfinite(np.asarray(m["w1"])))
+
+
+def test_pipeline_run_and_model_selection_tiny():
+  x, y = _data(n=80)
+  cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=2, hidden=(8,), critic_hidden=(8,),
+                                  batch_size=16, ae_steps=20, critic_warmup_steps=2, adv_steps=3,
+                                  adv_per_component=4, num_critic=2, encoder_steps=3,
+                                  diwac_distill_steps=3, diwac_steps=3, diwac_num_critic=1,
+                                  diwac_hidden=(8,), diwac_critic_hidden=(8,))
+  out = jax.jit(lambda k: pipeline.run(k, jnp.asarray(x), cfg))(jax.random.key(0))
+  for m in ("ae_kmeans", "ae_gmm", "wamic", "diwac"):
+    assert out[m].shape == (80,)
+    assert set(np.unique(np.asarray(out[m]))) <= {0, 1}
+  assert np.all(np.isfinite(np.asarray(out["wamic_codes"])))
+  sel = jax.jit(lambda k: pipeline.run_model_selection(k, jnp.asarray(x), jnp.asarray(x), cfg,
+                                                       (1, 2, 3), num_samples=20,
+                                                       num_batches=2))(jax.random.key(1))
+  assert sel["w"].shape == (3, 2)
+  assert np.all(np.isfinite(np.asarray(sel["w"])))
+  assert int(sel["selected"]) in (0, 1, 2)

@@ -1,0 +1,149 @@
+"""Exact OT (`wassml.ot.emd`): parity with POT, gradients, vmap, tracing, input checks."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import ot  # POT: independent reference only.
+import pytest
+
+import wassml.ot as wot
+
+
+@pytest.fixture
+def x64():
+  with jax.enable_x64(True):
+    yield
+
+
+def _problem(rng, n, m, d=3, weights=False):
+  x = rng.normal(size=(n, d))
+  y = rng.normal(size=(m, d)) + 0.5
+  cost = ot.dist(x, y)
+  cost /= cost.max()
+  if not weights:
+    return cost, None, None
+  a = rng.random(n) + 0.1
+  b = rng.random(m) + 0.1
+  return cost, a / a.sum(), b / b.sum()
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 33])
+def test_auction_matches_pot_float64(x64, n):
+  rng = np.random.default_rng(n)
+  for _ in range(3):
+    cost, _, _ = _problem(rng, n, n)
+    res = wot.emd(cost)
+    assert res.plan.dtype == jnp.float64
+    ref = ot.emd2([], [], cost)
+    np.testing.assert_allclose(float(res.cost), ref, rtol=1e-9, atol=1e-12)
+    assert bool(res.converged)
+    # A permutation plan with uniform marginals.
+    np.testing.assert_allclose(np.asarray(res.plan).sum(0), 1.0 / n, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(res.plan).sum(1), 1.0 / n, atol=1e-12)
+    assert set(np.unique(np.asarray(res.plan) * n)) <= {0.0, 1.0}
+
+
+def test_auction_float32_close_to_pot():
+  rng = np.random.default_rng(0)
+  cost, _, _ = _problem(rng, 40, 40, d=5)
+  res = wot.emd(jnp.asarray(cost, jnp.float32))
+  assert res.cost.dtype == jnp.float32
+  np.testing.assert_allclose(float(res.cost), ot.emd2([], [], cost), rtol=1e-5)
+
+
+def test_auction_ties_integer_costs(x64):
+  # Many ties: integer costs in {0, 1, 2}.
+  rng = np.random.default_rng(3)
+  cost = rng.integers(0, 3, size=(15, 15)).astype(np.float64)
+  res = wot.emd(cost)
+  np.testing.assert_allclose(float(res.cost), ot.emd2([], [], cost), atol=1e-12)
+
+
+@pytest.mark.parametrize("n,m", [(7, 11), (13, 5), (6, 6)])
+def test_host_lp_matches_pot_general_weights(x64, n, m):
+  rng = np.random.default_rng(n * m)
+  cost, a, b = _problem(rng, n, m, weights=True)
+  res = wot.emd(cost, a, b)
+  ref = ot.emd2(a, b, cost)
+  np.testing.assert_allclose(float(res.cost), ref, rtol=1e-9, atol=1e-12)
+  np.testing.assert_allclose(np.asarray(res.plan).sum(1), a, atol=1e-9)
+  np.testing.assert_allclose(np.asarray(res.plan).sum(0), b, atol=1e-9)
+  # LP duals: f_i + g_j <= C_ij and <f,a> + <g,b> = OT.
+  f, g = np.asarray(res.f), np.asarray(res.g)
+  assert np.all(f[:, None] + g[None, :] <= cost + 1e-9)
+  np.testing.assert_allclose(f @ a + g @ b, ref, rtol=1e-7, atol=1e-12)
+
+
+def test_host_uniform_rectangular_and_square(x64):
+  rng = np.random.default_rng(1)
+  cost, _, _ = _problem(rng, 9, 14)
+  np.testing.assert_allclose(float(wot.emd(cost).cost), ot.emd2([], [], cost), rtol=1e-9)
+  cost, _, _ = _problem(rng, 12, 12)
+  res = wot.emd(cost, method="host")
+  np.testing.assert_allclose(float(res.cost), ot.emd2([], [], cost), rtol=1e-9)
+
+
+def test_host_path_vmaps_and_jits(x64):
+  rng = np.random.default_rng(2)
+  costs = np.stack([_problem(rng, 5, 8)[0] for _ in range(3)])
+  a = np.full(5, 0.2)
+  out = jax.jit(jax.vmap(lambda c: wot.emd(c, a, None).cost))(costs)
+  ref = [ot.emd2(a, [], c) for c in costs]
+  np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-9)
+
+
+def test_gradient_wrt_points_matches_finite_differences(x64):
+  rng = np.random.default_rng(4)
+  x = jnp.asarray(rng.normal(size=(8, 2)))
+  y = jnp.asarray(rng.normal(size=(8, 2)))
+  w = jnp.asarray(rng.random(size=(8, 2)) + 0.5)
+  a = jnp.asarray(np.full(8, 1 / 8))
+
+  for method in ("auction", "host"):
+    def f(x):
+      kw = dict(a=a, b=a) if method == "host" else {}
+      return wot.emd(wot.sqeuclidean(x, y), method=method, **kw).cost
+
+    g = jax.grad(f)(x)
+    h = 1e-6
+    fd = (f(x + h * w) - f(x - h * w)) / (2 * h)
+    np.testing.assert_allclose(float(jnp.sum(g * w)), float(fd), rtol=1e-5)
+
+
+def test_vmap_equals_loop():
+  rng = np.random.default_rng(5)
+  costs = jnp.asarray(np.stack([_problem(rng, 16, 16)[0] for _ in range(4)]), jnp.float32)
+  batched = jax.vmap(lambda c: wot.emd(c))(costs)
+  for i in range(4):
+    single = wot.emd(costs[i])
+    np.testing.assert_allclose(np.asarray(batched.plan[i]), np.asarray(single.plan))
+    np.testing.assert_allclose(float(batched.cost[i]), float(single.cost), rtol=1e-6)
+
+
+def test_no_retrace_on_new_values():
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def f(c):
+    return wot.emd(c).cost
+
+  rng = np.random.default_rng(6)
+  for _ in range(3):
+    f(jnp.asarray(_problem(rng, 10, 10)[0], jnp.float32))
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,match",
+    [
+        ((np.ones((3, 4)), np.full(4, 0.25), None), {}, "a must have shape"),
+        ((np.ones((3, 3)), np.array([0.5, 0.7, -0.2]), None), {}, "non-negative"),
+        ((np.ones((3, 3)), np.array([0.5, np.nan, 0.5]), None), {}, "NaN"),
+        ((np.ones((3, 3)), np.array([0.5, 0.5, 0.5]), None), {}, "sum to 1"),
+        ((np.array([[0.0, np.inf], [1.0, 0.0]]),), {}, "cost must be finite"),
+        ((np.ones(3),), {}, "cost must have 2 dimension"),
+        ((np.ones((3, 4)),), {"method": "auction"}, "square cost and uniform"),
+        ((np.ones((3, 3)),), {"method": "simplex"}, "method must be one of"),
+    ])
+def test_bad_input_raises(args, kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    wot.emd(*args, **kwargs)

@@ -1,0 +1,86 @@
+"""Pure informativeness scores of single-example query strategies (higher = query first).
+
+* ``entropy_scores``: predictive entropy (uncertainty sampling; CEAL's query part).
+* ``bald_scores``: BALD mutual information from ``T`` MC-dropout passes,
+  ``I = H[mean_t p_t] - mean_t H[p_t]`` (Houlsby 2011; Gal 2017).
+* ``committee_margin_scores``: DQBC's soft disagreement ``rg(x)`` (Ducoffe thesis eq. 3.3).
+* ``egl_scores``: expected gradient length ``sum_y p(y|x) ||grad_theta CE(x, y)||`` (Settles 2008).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.typing import ArrayLike
+
+__all__ = ["entropy", "entropy_scores", "bald_scores", "committee_margin_scores", "majority_vote", "egl_scores"]
+
+
+def entropy(p: ArrayLike, axis: int = -1) -> jax.Array:
+  """Shannon entropy (nats) of probability vectors along ``axis``."""
+  p = jnp.asarray(p)
+  return -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0), axis=axis)
+
+
+def entropy_scores(logits: ArrayLike) -> jax.Array:
+  """``logits: [n, K]`` -> predictive entropy ``[n]``."""
+  return entropy(jax.nn.softmax(jnp.asarray(logits), axis=-1))
+
+
+def bald_scores(mc_logits: ArrayLike) -> jax.Array:
+  """``mc_logits: [T, n, K]`` -> BALD mutual information ``[n]`` (>= 0)."""
+  p = jax.nn.softmax(jnp.asarray(mc_logits), axis=-1)
+  return entropy(p.mean(axis=0)) - entropy(p).mean(axis=0)
+
+
+def majority_vote(probs: ArrayLike) -> jax.Array:
+  """``probs: [M, n, K]`` committee outputs -> ``LABEL(x) = argmax_j sum_i 1[j = argmax_k p_i(k|x)]`` ``[n]``.
+
+  Ties go to the smallest class index.
+  """
+  probs = jnp.asarray(probs)
+  votes = jax.nn.one_hot(jnp.argmax(probs, axis=-1), probs.shape[-1]).sum(axis=0)  # [n, K]
+  return jnp.argmax(votes, axis=-1)
+
+
+def committee_margin_scores(probs: ArrayLike) -> jax.Array:
+  """DQBC's ``rg(x) = sum_i [max_j p_i(j|x) - p_i(LABEL(x)|x)]`` for ``probs: [M, n, K]`` -> ``[n]``."""
+  probs = jnp.asarray(probs)
+  label = majority_vote(probs)
+  p_label = jnp.take_along_axis(probs, label[None, :, None], axis=-1)[..., 0]  # [M, n]
+  return jnp.sum(probs.max(axis=-1) - p_label, axis=0)
+
+
+@functools.lru_cache(maxsize=None)
+def _egl_fn(apply_fn: Callable[..., jax.Array]):
+  def one(variables, x):
+    logits = apply_fn(variables, x[None])[0]
+    p = jax.nn.softmax(logits)
+
+    def grad_norm(k):
+      g = jax.grad(lambda v: optax.softmax_cross_entropy_with_integer_labels(apply_fn(v, x[None]), k[None])[0])(variables)
+      return jnp.sqrt(sum(jnp.sum(jnp.square(l)) for l in jax.tree.leaves(g)))
+
+    norms = jax.lax.map(grad_norm, jnp.arange(logits.shape[0]))
+    return jnp.sum(p * norms)
+
+  return jax.jit(jax.vmap(one, in_axes=(None, 0)))
+
+
+def egl_scores(apply_fn: Callable[..., jax.Array], variables: Any, x: ArrayLike, *, chunk_size: int = 128) -> jax.Array:
+  """Expected gradient length ``[n]`` of ``x: [n, ...]``.
+
+  Args:
+    apply_fn: ``apply_fn(variables, x [b, ...]) -> logits [b, K]`` in evaluation mode. Must be
+      hashable and stable across calls (e.g. built once per module) to reuse the compilation.
+    variables: the variables differentiated (all parameters).
+    x: candidates.
+    chunk_size: examples per vmapped call.
+  """
+  f = _egl_fn(apply_fn)
+  x = jnp.asarray(x, jnp.float32)
+  return jnp.concatenate([f(variables, x[i : i + chunk_size]) for i in range(0, x.shape[0], chunk_size)])

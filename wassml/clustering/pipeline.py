@@ -1,0 +1,280 @@
+"""End-to-end clustering runs: WAMiC / GeWaC, DiWaC and the baselines in one code path.
+
+:func:`run` is traceable from the key to the predictions (``lax.scan`` loops, EM in
+``lax.while_loop``), so several seeds run as one compiled, vmapped call with
+:func:`wassml.train.sweep`. It trains one auto-encoder and derives every method from it:
+
+* ``ae_kmeans`` / ``ae_gmm``: k-means / full-covariance GMM on the codes (steps 1-2 of WAMiC);
+* ``wamic``: steps 3-4 from that GMM (``concat=True`` gives GeWaC);
+* ``diwac``: a soft-assignment head on the same codes, started from the AE + GMM posterior and
+  trained on the DiWaC separation loss.
+
+:func:`run_model_selection` trains steps 2-3 for every ``K`` of a list at once (mixtures padded to
+``K_max`` and vmapped) and scores each ``K`` by the exact Wasserstein distance between generated
+and held-out data (:func:`wassml.ot.wasserstein`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from wassml import ot
+from wassml.clustering import _checks, diwac, gmm, mixture, wamic
+from wassml.nn import AutoEncoder, Critic
+from wassml.train import run_steps
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusteringConfig:
+  """Static settings of :func:`run` (hashable, so it can be a static argument).
+
+  The defaults are the paper's architecture (``D-500-500-2000-d``); learning rates and step counts
+  are per phase. ``adv_per_component`` generated codes per component make the adversarial batch
+  ``K * adv_per_component``.
+  """
+
+  num_clusters: int
+  code_dim: int = 10
+  hidden: tuple[int, ...] = (500, 500, 2000)
+  output_activation: str | None = None
+  critic_hidden: tuple[int, ...] = (512, 512, 512)
+  batch_size: int = 256
+  ae_steps: int = 1000
+  ae_lr: float = 1e-3
+  gmm_covariance: str = "full"
+  gmm_iters: int = 100
+  gmm_reg_covar: float = 1e-6
+  critic_warmup_steps: int = 200
+  adv_steps: int = 500
+  adv_per_component: int = 32
+  adv_lr: float = 1e-5
+  critic_lr: float = 1e-4
+  num_critic: int = 5
+  gp_weight: float = 10.0
+  concat: bool = False
+  train_proportions: bool = True
+  encoder_steps: int = 500
+  encoder_lr: float = 1e-4
+  latent_weight: float = 0.0
+  run_diwac: bool = True
+  diwac_loss: str = "ovr_n"
+  diwac_distill_steps: int = 200
+  diwac_steps: int = 300
+  diwac_lr: float = 1e-4
+  diwac_num_critic: int = 3
+  diwac_hidden: tuple[int, ...] = (64,)
+  diwac_critic_hidden: tuple[int, ...] = (64, 64)
+
+  def validate(self, input_dim: int, n: int) -> None:
+    """Raises ``ValueError`` for settings that cannot work on ``[n, input_dim]`` data."""
+    _checks.check_code_dim(self.code_dim, input_dim)
+    _checks.check_num_clusters(self.num_clusters, n)
+    if self.gmm_covariance not in gmm.COVARIANCE_TYPES:
+      raise ValueError(f"Unknown gmm_covariance {self.gmm_covariance!r}; "
+                       f"valid: {gmm.COVARIANCE_TYPES}.")
+
+
+def check_inputs(x, cfg: ClusteringConfig) -> None:
+  """Eager checks before a run: ``x`` 2-D and finite, ``K <= n``, ``code_dim <= D``.
+
+  Raises:
+    ValueError: NaN/inf data, ``K`` larger than the number of points, a code dimension larger
+      than the input dimension, or an unknown covariance type.
+  """
+  x = _checks.check_data(x, k=cfg.num_clusters)
+  cfg.validate(x.shape[1], x.shape[0])
+
+
+def _adam(lr: float, b1: float = 0.9, b2: float = 0.999) -> optax.GradientTransformation:
+  return optax.adam(lr, b1=b1, b2=b2)
+
+
+def _sampler(x: jax.Array, shape: tuple[int, ...]):
+  return lambda key, i: x[jax.random.randint(key, shape, 0, x.shape[0])]
+
+
+def make_models(cfg: ClusteringConfig, input_dim: int) -> tuple[AutoEncoder, Critic]:
+  ae = AutoEncoder(input_dim=input_dim, latent_dim=cfg.code_dim, hidden=cfg.hidden,
+                   output_activation=cfg.output_activation)
+  return ae, Critic(hidden=cfg.critic_hidden)
+
+
+def train_autoencoder(key: jax.Array, x: jax.Array, cfg: ClusteringConfig, num_clusters: int
+                      ) -> tuple[wamic.WamicState, dict]:
+  """Creates the combined state for ``num_clusters`` and runs step 1 (auto-encoder)."""
+  ae, critic = make_models(cfg, x.shape[1])
+  state = wamic.create_state(key, ae, critic, x[:2], num_clusters, _adam(cfg.ae_lr),
+                             concat=cfg.concat)
+  state, m = run_steps(wamic.autoencoder_step, state, jax.random.fold_in(key, 1), cfg.ae_steps,
+                       _sampler(x, (cfg.batch_size,)))
+  return state, m
+
+
+def adversarial_phase(key: jax.Array, state: wamic.WamicState, x: jax.Array,
+                      cfg: ClusteringConfig) -> tuple[wamic.WamicState, dict]:
+  """Step 3: critic warm-start then the joint critic / generator phase."""
+  steps = wamic.partial_steps(num_per_component=cfg.adv_per_component, num_critic=cfg.num_critic,
+                              gp_weight=cfg.gp_weight, concat=cfg.concat,
+                              train_proportions=cfg.train_proportions)
+  k = wamic.mixture_params(state).num_components
+  b = k * cfg.adv_per_component
+  state = wamic.set_optimizer(state, _adam(cfg.critic_lr, 0.5, 0.9), ("critic",))
+  gen_parts = ("decoder", "mixture") + (("encoder",) if cfg.concat else ())
+  state = wamic.set_optimizer(state, _adam(cfg.adv_lr, 0.5, 0.9), gen_parts)
+  k_warm, k_adv = jax.random.split(key)
+  state, warm = run_steps(steps["critic"], state, k_warm, cfg.critic_warmup_steps,
+                          _sampler(x, (b,)))
+  state, adv = run_steps(steps["adversarial"], state, k_adv, cfg.adv_steps,
+                         _sampler(x, (cfg.num_critic + 1, b)))
+  return state, {"warmup_w1": warm["w1"], **adv}
+
+
+def encoder_phase(key: jax.Array, state: wamic.WamicState, x: jax.Array, cfg: ClusteringConfig
+                  ) -> tuple[wamic.WamicState, dict]:
+  """Step 4: the encoder against the fixed decoder."""
+  state = wamic.set_optimizer(state, _adam(cfg.encoder_lr), ("encoder",))
+  step = wamic.partial_steps(num_per_component=cfg.adv_per_component,
+                             latent_weight=cfg.latent_weight)["encoder"]
+  return run_steps(step, state, key, cfg.encoder_steps, _sampler(x, (cfg.batch_size,)))
+
+
+def fit_wamic_from_codes(key: jax.Array, state: wamic.WamicState, x: jax.Array,
+                         cfg: ClusteringConfig, gmm_params: gmm.GMMParams
+                         ) -> tuple[wamic.WamicState, dict]:
+  """Steps 3-4 from an auto-encoder state and the EM mixture of its codes."""
+  state = wamic.init_mixture(state, mixture.from_gmm(gmm_params))
+  k3, k4 = jax.random.split(key)
+  state, adv = adversarial_phase(k3, state, x, cfg)
+  state, enc = encoder_phase(k4, state, x, cfg)
+  return state, {**adv, "encoder_mse": enc["mse"]}
+
+
+def standardize(h: jax.Array) -> jax.Array:
+  """Codes centred and scaled to unit mean variance (the DiWaC critics' metric space)."""
+  h = h - h.mean(0)
+  return h / jnp.sqrt(jnp.mean(h**2) + 1e-12)
+
+
+def fit_diwac(key: jax.Array, h: jax.Array, target: jax.Array, cfg: ClusteringConfig
+              ) -> tuple[diwac.DiwacState, dict]:
+  """DiWaC on inputs ``h [n, F]`` (critics in the same space), distilled first from ``target``."""
+  k = target.shape[1]
+  k0, k1, k2 = jax.random.split(key, 3)
+  state = diwac.create_state(k0, k, h.shape[1], h.shape[1], _adam(cfg.diwac_lr), loss=cfg.diwac_loss,
+                             assign_hidden=cfg.diwac_hidden,
+                             critic_hidden=cfg.diwac_critic_hidden,
+                             critic_tx=_adam(cfg.critic_lr, 0.5, 0.9))
+  state = state.replace(assign=state.assign.replace(
+      tx=_adam(1e-3), opt_state=_adam(1e-3).init(state.assign.params)))
+
+  def distill_batch(key, i):
+    idx = jax.random.randint(key, (cfg.batch_size,), 0, h.shape[0])
+    return {"h": h[idx], "target": target[idx]}
+
+  state, dm = run_steps(diwac.distill_step, state, k1, cfg.diwac_distill_steps, distill_batch)
+  state = state.replace(assign=state.assign.replace(
+      tx=_adam(cfg.diwac_lr), opt_state=_adam(cfg.diwac_lr).init(state.assign.params)))
+
+  def batch(key, i):
+    idx = jax.random.randint(key, (cfg.batch_size,), 0, h.shape[0])
+    return {"h": h[idx], "x": h[idx]}
+
+  step = functools.partial(diwac.diwac_step, loss=cfg.diwac_loss, num_critic=cfg.diwac_num_critic,
+                           gp_weight=cfg.gp_weight)
+  state, m = run_steps(step, state, k2, cfg.diwac_steps, batch)
+  return state, {**m, "distill_loss": dm["distill_loss"]}
+
+
+def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
+  """One seed of every method on ``x [n, D]`` (traceable; vmap it over keys with ``sweep``).
+
+  Returns:
+    A dict of ``[n]`` cluster predictions (``ae_kmeans``, ``ae_gmm``, ``wamic``, ``diwac``), the
+    codes before / after WAMiC, the final :class:`~wassml.clustering.wamic.WamicState` (``state``),
+    the EM mixture, and per-step training curves (``curves``).
+  """
+  x = jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
+  k = cfg.num_clusters
+  k_ae, k_em, k_km, k_wamic, k_diwac = jax.random.split(key, 5)
+  state, ae_m = train_autoencoder(k_ae, x, cfg, k)
+  codes = wamic.encode(state, x)
+  gmm_params, _ = gmm.fit_gmm(k_em, codes, k, covariance_type=cfg.gmm_covariance,
+                              num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar)
+  km = gmm.kmeans(k_km, codes, k)
+  out = {"ae_kmeans": km.labels, "ae_gmm": gmm.predict(gmm_params, codes), "ae_codes": codes,
+         "gmm": gmm_params}
+  curves = {"ae_mse": ae_m["mse"]}
+  if cfg.run_diwac:
+    dstate, dm = fit_diwac(k_diwac, standardize(codes), gmm.predict_proba(gmm_params, codes), cfg)
+    out["diwac"] = diwac.predict(dstate, standardize(codes))
+    out["diwac_proportions"] = diwac.proportions(dstate, standardize(codes))
+    curves.update({"diwac_separation": dm["separation"], "diwac_mean_w": dm["mean_w"]})
+  state, wm = fit_wamic_from_codes(k_wamic, state, x, cfg, gmm_params)
+  out["wamic"] = wamic.predict(state, x)
+  out["wamic_codes"] = wamic.encode(state, x)
+  out["state"] = state
+  curves.update(wm)
+  out["curves"] = curves
+  return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Wasserstein model selection
+# ----------------------------------------------------------------------------------------------
+
+
+def wasserstein_score(key: jax.Array, state: wamic.WamicState, x_heldout: jax.Array, *,
+                      num_samples: int, num_batches: int) -> jax.Array:
+  """Mean over ``num_batches`` of the exact ``W_2`` between ``num_samples`` generated points
+  (ancestral draws from the mixture, decoded) and ``num_samples`` held-out points."""
+
+  def one(key):
+    k_gen, k_idx = jax.random.split(key)
+    z, _ = mixture.sample(k_gen, wamic.mixture_params(state), num_samples)
+    y = wamic.decode(state, z)
+    idx = jax.random.choice(k_idx, x_heldout.shape[0], (num_samples,), replace=False)
+    return ot.wasserstein(y, x_heldout[idx], p=2)
+
+  return jax.vmap(one)(jax.random.split(key, num_batches))
+
+
+def run_model_selection(key: jax.Array, x: jax.Array, x_heldout: jax.Array,
+                        cfg: ClusteringConfig, ks: Sequence[int], *, num_samples: int = 500,
+                        num_batches: int = 4) -> dict:
+  """Steps 1-3 for every ``K`` in ``ks`` (one auto-encoder, mixtures padded to ``max(ks)`` and
+  trained in one vmap over ``K``); each ``K`` is scored on held-out data (traceable).
+
+  Returns:
+    ``{"w": [len(ks), num_batches] W_2 estimates, "selected": index into ks of the lowest mean,
+    "mean_w": [len(ks)]}``.
+  """
+  x = jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
+  x_heldout = jnp.asarray(x_heldout, jnp.float32).reshape(x_heldout.shape[0], -1)
+  k_max = max(ks)
+  k_ae, k_em, k_adv, k_score = jax.random.split(key, 4)
+  state, _ = train_autoencoder(k_ae, x, cfg, k_max)
+  codes = wamic.encode(state, x)
+  mixes = []
+  for i, k in enumerate(ks):
+    g, _ = gmm.fit_gmm(jax.random.fold_in(k_em, i), codes, k, covariance_type="full",
+                       num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar)
+    mixes.append(mixture.pad(mixture.from_gmm(g), k_max))
+  mixes = jax.tree.map(lambda *a: jnp.stack(a), *mixes)
+
+  def train_one(mix, key):
+    st = wamic.init_mixture(state, mix)
+    st, _ = adversarial_phase(key, st, x, cfg)
+    return st
+
+  keys = jax.random.split(k_adv, len(ks))
+  states = jax.vmap(train_one)(mixes, keys)
+  score = functools.partial(wasserstein_score, num_samples=num_samples, num_batches=num_batches)
+  w = jax.vmap(lambda st, kk: score(kk, st, x_heldout))(states, jax.random.split(k_score, len(ks)))
+  mean_w = w.mean(-1)
+  return {"w": w, "mean_w": mean_w, "selected": jnp.argmin(mean_w)}

@@ -1,0 +1,66 @@
+"""The interchangeable solver of the one joint-coupling step: exact, entropic or unbalanced OT.
+
+DeepJDOT (exact OT, Damodaran et al., 2018), entropic DeepJDOT (balanced Sinkhorn) and JUMBOT
+(unbalanced entropic OT, Fatras et al., 2021) are the *same* training step with a different
+``solver(cost, a, b) -> wassml.ot.OTResult``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from wassml import ot as wot
+from wassml.domain_adaptation import _validate
+
+Solver = Callable[..., "wot.OTResult"]
+
+#: Methods that couple source and target with a minibatch OT plan, and their solver.
+OT_METHODS = ("deepjdot", "entropic_deepjdot", "jumbot")
+#: Baselines trained in the same harness.
+BASELINES = ("source_only", "dann")
+METHODS = BASELINES + OT_METHODS
+
+
+def make_solver(
+    method: str,
+    *,
+    epsilon: float | None = None,
+    rho: float | None = None,
+    num_iters: int | None = None,
+    exact_method: str = "auto",
+) -> Solver:
+  """Returns the OT solver of a joint-coupling method.
+
+  Args:
+    method: ``'deepjdot'`` (exact OT, ``wassml.ot.emd``), ``'entropic_deepjdot'`` (balanced
+      Sinkhorn, ``wassml.ot.sinkhorn``) or ``'jumbot'`` (``wassml.ot.unbalanced_sinkhorn`` with
+      the POT ``reg_type='entropy'`` convention of the JUMBOT reference code).
+    epsilon: entropic regularisation (> 0), required by the entropic methods.
+    rho: marginal KL penalty (> 0; ``tau`` in the JUMBOT paper), required by ``'jumbot'``.
+    num_iters: optional Sinkhorn iteration cap (static).
+    exact_method: ``wassml.ot.emd``'s ``method`` for ``'deepjdot'``: ``'auto'`` (default: the
+      JAX-native auction on square minibatches, on device inside the jitted step) or ``'host'``
+      (scipy on the host through a callback; exact, and much faster on a CPU-only machine).
+
+  Returns:
+    ``solver(cost [n, m], a [n] | None, b [m] | None) -> OTResult``.
+
+  Raises:
+    ValueError: on an unknown method or ``epsilon <= 0`` / ``rho <= 0``.
+  """
+  if method not in OT_METHODS:
+    raise ValueError(f"unknown OT method {method!r}; valid names: {', '.join(OT_METHODS)}.")
+  extra = {} if num_iters is None else {"num_iters": int(num_iters)}
+  if method == "deepjdot":
+    return wot.emd if exact_method == "auto" else functools.partial(wot.emd, method=exact_method)
+  if epsilon is None:
+    raise ValueError(f"method {method!r} needs epsilon > 0 (got None).")
+  _validate.check_positive("epsilon", epsilon)
+  if method == "entropic_deepjdot":
+    return functools.partial(wot.sinkhorn, epsilon=float(epsilon), **extra)
+  if rho is None:
+    raise ValueError("method 'jumbot' needs rho > 0 (the marginal penalty tau; got None).")
+  _validate.check_positive("rho", rho)
+  return functools.partial(
+      wot.unbalanced_sinkhorn, epsilon=float(epsilon), rho=float(rho), **extra)
