@@ -9,7 +9,7 @@ export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.5
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup data demo test test-slow bench clean
+.PHONY: setup data demo test test-slow bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,16 +17,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
-# Fashion-MNIST is real data shipped by Debian; install it when we can (root + apt).
+# Offline real data shipped by Debian: Fashion-MNIST (IDX files) and the fortunes corpus (text).
+# Installed when we can (root + apt); otherwise the loaders' errors give the command.
+APT_DATA := dataset-fashion-mnist fortunes
 data:
-	@if [ ! -f $(FMNIST)/train-images-idx3-ubyte.gz ] && [ -z "$$WASSML_DATA_DIR" ]; then \
+	@missing=""; \
+	[ -f $(FMNIST)/train-images-idx3-ubyte.gz ] || [ -n "$$WASSML_DATA_DIR" ] || missing="$$missing dataset-fashion-mnist"; \
+	[ -d /usr/share/games/fortunes ] && ls /usr/share/games/fortunes/science >/dev/null 2>&1 || missing="$$missing fortunes"; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing Fashion-MNIST: apt-get install -y dataset-fashion-mnist"; \
-	    (apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
-	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null)) || \
-	     echo "WARNING: could not install dataset-fashion-mnist; Fashion-MNIST runs will say how to get it."; \
+	    echo "Installing offline data:$$missing"; \
+	    (apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $$missing >/dev/null)) || \
+	     echo "WARNING: could not install$$missing; the loaders will say how to get them."; \
 	  else \
-	    echo "NOTE: Fashion-MNIST missing; run: sudo apt-get install dataset-fashion-mnist"; \
+	    echo "NOTE: offline data missing; run: sudo apt-get install --no-install-recommends$$missing"; \
 	  fi; \
 	fi
 
@@ -45,6 +50,11 @@ test-slow: setup
 
 bench: setup
 	$(BIN)/python -m experiments.bench_ot.main --workdir runs/bench_ot
+
+# API docs from the docstrings (pdoc) into site/, and the results page.
+docs: setup
+	$(BIN)/wassml results-page
+	$(BIN)/python -m pdoc -o site wassml
 
 clean:
 	rm -rf $(VENV) .cache runs

@@ -137,6 +137,12 @@ def test_tfds_through_data_source_with_mock_data():
     assert ids.shape == (4, 12) and ids.max() < len(vocab) <= 50
     src_ds, tgt_ds = data.domain_pair("svhn_mnist", max_examples=3)
     assert src_ds.x.shape == (3, 32, 32, 3) and tgt_ds.x.shape == (3, 32, 32, 3)
+    src_ds, tgt_ds = data.domain_pair("mnist_usps_style", max_examples=4)
+    assert src_ds.x.shape == tgt_ds.x.shape == (4, 28, 28, 1)
+    # The USPS-style target has 16x16 resolution: downsampling again changes (almost) nothing.
+    again = data.domain.resize_images(data.domain.resize_images(tgt_ds.x, 16), 28)
+    assert np.abs(again - tgt_ds.x).mean() < 0.5 * np.abs(
+        data.domain.resize_images(data.domain.resize_images(src_ds.x, 16), 28) - src_ds.x).mean()
 
 
 def test_tfds_missing_data_is_a_clear_error(tmp_path):

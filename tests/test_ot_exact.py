@@ -28,12 +28,13 @@ def _problem(rng, n, m, d=3, weights=False):
   return cost, a / a.sum(), b / b.sum()
 
 
+@pytest.mark.parametrize("method", ["auction", "host", "auto"])
 @pytest.mark.parametrize("n", [1, 2, 9, 33])
-def test_auction_matches_pot_float64(x64, n):
+def test_uniform_square_matches_pot_float64(x64, n, method):
   rng = np.random.default_rng(n)
   for _ in range(3):
     cost, _, _ = _problem(rng, n, n)
-    res = wot.emd(cost)
+    res = wot.emd(cost, method=method)
     assert res.plan.dtype == jnp.float64
     ref = ot.emd2([], [], cost)
     np.testing.assert_allclose(float(res.cost), ref, rtol=1e-9, atol=1e-12)
@@ -47,7 +48,7 @@ def test_auction_matches_pot_float64(x64, n):
 def test_auction_float32_close_to_pot():
   rng = np.random.default_rng(0)
   cost, _, _ = _problem(rng, 40, 40, d=5)
-  res = wot.emd(jnp.asarray(cost, jnp.float32))
+  res = wot.emd(jnp.asarray(cost, jnp.float32), method="auction")
   assert res.cost.dtype == jnp.float32
   np.testing.assert_allclose(float(res.cost), ot.emd2([], [], cost), rtol=1e-5)
 
@@ -56,8 +57,9 @@ def test_auction_ties_integer_costs(x64):
   # Many ties: integer costs in {0, 1, 2}.
   rng = np.random.default_rng(3)
   cost = rng.integers(0, 3, size=(15, 15)).astype(np.float64)
-  res = wot.emd(cost)
-  np.testing.assert_allclose(float(res.cost), ot.emd2([], [], cost), atol=1e-12)
+  for method in ("auction", "host"):
+    res = wot.emd(cost, method=method)
+    np.testing.assert_allclose(float(res.cost), ot.emd2([], [], cost), atol=1e-12)
 
 
 @pytest.mark.parametrize("n,m", [(7, 11), (13, 5), (6, 6)])
@@ -111,21 +113,25 @@ def test_gradient_wrt_points_matches_finite_differences(x64):
     np.testing.assert_allclose(float(jnp.sum(g * w)), float(fd), rtol=1e-5)
 
 
-def test_vmap_equals_loop():
+@pytest.mark.parametrize("method", ["auction", "host"])
+def test_vmap_equals_loop(method):
   rng = np.random.default_rng(5)
   costs = jnp.asarray(np.stack([_problem(rng, 16, 16)[0] for _ in range(4)]), jnp.float32)
-  batched = jax.vmap(lambda c: wot.emd(c))(costs)
+  batched = jax.vmap(lambda c: wot.emd(c, method=method))(costs)
   for i in range(4):
-    single = wot.emd(costs[i])
+    single = wot.emd(costs[i], method=method)
     np.testing.assert_allclose(np.asarray(batched.plan[i]), np.asarray(single.plan))
     np.testing.assert_allclose(float(batched.cost[i]), float(single.cost), rtol=1e-6)
 
 
-def test_no_retrace_on_new_values():
+@pytest.mark.parametrize("method", ["auction", "host"])
+def test_no_retrace_on_new_values(method):
+  chex.clear_trace_counter()
+
   @jax.jit
   @chex.assert_max_traces(n=1)
   def f(c):
-    return wot.emd(c).cost
+    return wot.emd(c, method=method).cost
 
   rng = np.random.default_rng(6)
   for _ in range(3):

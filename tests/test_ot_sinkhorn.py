@@ -149,6 +149,8 @@ def test_vmap_equals_loop(solver):
 
 
 def test_no_retrace_on_new_values():
+  chex.clear_trace_counter()
+
   @jax.jit
   @chex.assert_max_traces(n=1)
   def f(c, a):

@@ -39,3 +39,13 @@ def test_saliency_ranks_planted_order_ngrams_on_top():
   print(f"cnn={cnn_acc:.3f} z={z_acc:.3f} p@1={top1:.3f} p@k={topk:.3f} chance={chance:.3f}")
   assert top1 >= 0.8, top1
   assert topk >= 0.45, topk  # >= 4.5x chance; the CNN needs 2 of the 3 words (p@k <= ~2/3)
+
+
+def test_train_text_cnn_bad_input():
+  import pytest  # pylint: disable=g-import-not-at-top
+  model = TextCNN(vocab_size=10, num_classes=3, embed_dim=4, num_filters=4, hidden=4)
+  ids = np.ones((4, 6), np.int32)
+  with pytest.raises(ValueError, match=r"class\(es\) \[2\] have no training examples"):
+    train_text_cnn(jax.random.key(0), model, ids, np.array([0, 1, 0, 1]), progress=False)
+  with pytest.raises(ValueError, match="expected ids"):
+    train_text_cnn(jax.random.key(0), model, ids[0], np.array([0]), progress=False)

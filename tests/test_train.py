@@ -2,7 +2,6 @@
 early stopping, schedules, logs."""
 
 import json
-import pathlib
 
 import flax
 import jax
@@ -195,9 +194,9 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
 
   wd = tmp_path / "run"
   _, step, killing = _loop_setup(tmp_path, kill_at=17)
-  with pytest.raises(_Killed):
+  with pytest.raises(_Killed), wtrain.Checkpointer(wd) as ck_killed:
     wtrain.train_loop(state0, step, killing, rng=jax.random.key(0), num_steps=23,
-                      checkpointer=wtrain.Checkpointer(wd), checkpoint_every=5,
+                      checkpointer=ck_killed, checkpoint_every=5,
                       writer=wtrain.MetricsWriter(wd / "m.jsonl"), log_every=1)
   ck = wtrain.Checkpointer(wd)
   assert ck.latest_step() == 15
@@ -213,6 +212,33 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
   steps = [r["step"] for r in wtrain.read_jsonl(wd / "m.jsonl")]
   assert steps == list(range(1, 24))  # no duplicated or lost records
   assert ck.latest_step() == 23
+  ck.close()
+
+
+def test_early_stopping_state_survives_a_resume(tmp_path):
+  state0, step, batch_fn = _loop_setup(tmp_path)
+  table = {2: 5.0, 4: 4.0, 6: 4.5, 8: 4.6, 10: 4.7, 12: 4.8, 14: 4.9, 16: 5.0}
+  eval_fn = lambda s: {"loss": table[int(s.step)]}  # noqa: E731
+
+  def run(wd, fn):
+    es = wtrain.EarlyStopping(patience=2)
+    with wtrain.Checkpointer(wd) as ck:
+      return wtrain.train_loop(state0, step, fn, rng=jax.random.key(0), num_steps=16,
+                               checkpointer=ck, checkpoint_every=2, eval_fn=eval_fn,
+                               eval_every=2, early_stopping=es)
+
+  ref, ref_info = run(tmp_path / "ref", batch_fn)
+  assert ref_info["stopped_early"] and int(ref.step) == 8  # best 4.0 at step 4, then 2 bad
+  _, _, killing = _loop_setup(tmp_path, kill_at=5)
+  with pytest.raises(_Killed):
+    run(tmp_path / "killed", killing)
+  resumed, info = run(tmp_path / "killed", batch_fn)
+  assert info["start_step"] == 4 and info["stopped_early"] and int(resumed.step) == 8
+  jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6),
+                         resumed.params, ref.params)
+  again, info2 = run(tmp_path / "killed", batch_fn)  # a stopped run stays stopped
+  assert info2["stopped_early"] and info2["start_step"] == 8 and int(again.step) == 8
+  assert info2["last_eval"] == {"loss": 4.6}
 
 
 def test_corrupt_and_incompatible_checkpoints_are_reported_not_overwritten(tmp_path):
@@ -232,17 +258,19 @@ def test_corrupt_and_incompatible_checkpoints_are_reported_not_overwritten(tmp_p
   for p in files:
     p.write_bytes(b"garbage")
   snapshot = {p: p.read_bytes() for p in (tmp_path / "checkpoints").rglob("*") if p.is_file()}
-  with pytest.raises(wtrain.CheckpointError, match="corrupt"):
-    wtrain.Checkpointer(tmp_path).restore(state)
+  ck.close()
+  with pytest.raises(wtrain.CheckpointError, match="corrupt"), wtrain.Checkpointer(tmp_path) as c2:
+    c2.restore(state)
   x, y = _regression_problem()
   step = jax.jit(wtrain.make_step(_mse_loss))
-  with pytest.raises(wtrain.CheckpointError):
+  with pytest.raises(wtrain.CheckpointError), wtrain.Checkpointer(tmp_path) as c3:
     wtrain.train_loop(state, step, lambda i: {"x": x, "y": y}, rng=jax.random.key(0),
-                      num_steps=5, checkpointer=wtrain.Checkpointer(tmp_path))
+                      num_steps=5, checkpointer=c3)
   after = {p: p.read_bytes() for p in (tmp_path / "checkpoints").rglob("*") if p.is_file()}
   assert after == snapshot  # untouched
-  with pytest.raises(wtrain.CheckpointError, match="No checkpoint"):
-    wtrain.Checkpointer(tmp_path / "empty").restore(state)
+  with pytest.raises(wtrain.CheckpointError, match="No checkpoint"), \
+      wtrain.Checkpointer(tmp_path / "empty") as c4:
+    c4.restore(state)
 
 
 # ----------------------------------------------------------------------------- eval etc.

@@ -3,6 +3,7 @@
   wassml list                                   # experiments, datasets and domain pairs
   wassml run NAME --config quick|default|PATH --workdir W [--set key=value ...]
   wassml tour --workdir W                       # every family's quick experiment + HTML report
+  wassml results-page                           # gather committed results into docs/results.md
 
 ``python -m wassml.cli ...`` is the same. Bad input (unknown experiment, dataset or config key,
 missing offline data) prints one clear error line and exits with status 2.
@@ -148,6 +149,13 @@ def _cmd_tour(args) -> int:
   return 0
 
 
+def _cmd_results_page(args) -> int:
+  del args
+  from wassml import results_page  # pylint: disable=import-outside-toplevel
+  print(f"wrote {results_page.write()}")
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog="wassml", description=__doc__.split("\n\n")[0])
   sub = parser.add_subparsers(dest="command", required=True)
@@ -162,13 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
   tour.add_argument("--workdir", default="runs/tour")
   tour.add_argument("--only", nargs="*", help="run only these tour entries")
   tour.add_argument("--rerun", action="store_true", help="rerun finished entries")
+  sub.add_parser("results-page", help="gather the committed results tables into docs/results.md")
   return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
   """Entry point; returns the exit status (0 ok, 2 bad input / missing data)."""
   args = build_parser().parse_args(argv)
-  handlers = {"list": _cmd_list, "run": _cmd_run, "tour": _cmd_tour}
+  handlers = {"list": _cmd_list, "run": _cmd_run, "tour": _cmd_tour,
+              "results-page": _cmd_results_page}
   try:
     return handlers[args.command](args)
   except (ValueError, TypeError, FileNotFoundError) as e:

@@ -145,6 +145,38 @@ def plot_curves(curves, full_acc, target, path, title):
   plt.close(fig)
 
 
+def summarize_curves(results: dict, target_gap: float) -> dict:
+  """Adds the AUCs, Table 4.2's form, the ranking at the budget and the issue's targets to ``results``.
+
+  Works on the curves present (also a partial run's).
+  """
+  curves = results["curves"]
+  target = results["full_data_accuracy"] - target_gap
+  table, aucs = {}, {}
+  for name, c in curves.items():
+    n = np.asarray(c["num_labels"])
+    acc = np.asarray(c["accuracy_mean"])
+    aucs[name] = auc(n, acc)
+    table[name] = {**labels_to_reach(n, acc, np.asarray(c["num_train_mean"]), target),
+                   "accuracy_at_budget": c["accuracy_mean"][-1], "accuracy_at_budget_std": c["accuracy_std"][-1]}
+  ranking = sorted(table, key=lambda k: -table[k]["accuracy_at_budget"])
+  results["target_accuracy"] = target
+  results["auc"] = aucs
+  results["table_4_2"] = table
+  results["ranking_at_budget"] = ranking
+  for name in aucs:
+    results[f"{name}_auc"] = aucs[name]
+  if "dfal" in table and "random" in table:
+    d, r = table["dfal"]["annotations"], table["random"]["annotations"]
+    results["targets"] = {
+        "dfal_labels": d, "random_labels": r,
+        "dfal_at_least_30pct_fewer_labels_than_random": bool(d is not None and (r is None or d <= 0.7 * r)),
+        "dfal_rank_at_budget": ranking.index("dfal") + 1,
+        "dfal_top3_at_budget": ranking.index("dfal") < 3,
+    }
+  return results
+
+
 # ----------------------------------------------------------------------------------------------
 # 2. transfer
 # ----------------------------------------------------------------------------------------------
@@ -315,7 +347,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     results["full_data_accuracy_per_seed"] = full_acc.tolist()
     features = np.asarray(Classifier(module, training.unstack(full_v, 0)).features(xt))
   if config.parts.curves:
-    target = results["full_data_accuracy"] - config.target_gap
 
     def partial(curves):  # a partial results.json after each strategy (long runs)
       results["curves"] = {k: {kk: vv for kk, vv in v.items() if kk != "_state"} for k, v in curves.items()}
@@ -324,30 +355,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     curves = run_curves(config, workdir, x, y, xt, yt, module, on_strategy=partial)
     results.pop("partial", None)
-    table, aucs = {}, {}
-    for name, c in curves.items():
-      n = np.asarray(c["num_labels"])
-      aucs[name] = auc(n, np.asarray(c["accuracy_mean"]))
-      table[name] = {**labels_to_reach(n, np.asarray(c["accuracy_mean"]), np.asarray(c["num_train_mean"]), target),
-                     "accuracy_at_budget": c["accuracy_mean"][-1], "accuracy_at_budget_std": c["accuracy_std"][-1]}
-    ranking = sorted(table, key=lambda k: -table[k]["accuracy_at_budget"])
-    results["target_accuracy"] = target
-    results["curves"] = {k: {kk: vv for kk, vv in v.items() if kk != "_state"} for k, v in curves.items()}
-    results["auc"] = aucs
-    results["table_4_2"] = table
-    results["ranking_at_budget"] = ranking
-    for name in aucs:
-      results[f"{name}_auc"] = aucs[name]
-    if "dfal" in table and "random" in table:
-      d, r = table["dfal"]["annotations"], table["random"]["annotations"]
-      results["targets"] = {
-          "dfal_labels": d, "random_labels": r,
-          "dfal_at_least_30pct_fewer_labels_than_random": (d is not None and (r is None or d <= 0.7 * r)),
-          "dfal_rank_at_budget": ranking.index("dfal") + 1,
-          "dfal_top3_at_budget": ranking.index("dfal") < 3,
-      }
-    plot_curves(curves, results["full_data_accuracy"], target, workdir / "learning_curves.png",
-                f"{config.dataset}, {config.model}, {config.num_seeds} seeds")
+    summarize_curves(results, config.target_gap)
+    plot_curves(results["curves"], results["full_data_accuracy"], results["target_accuracy"],
+                workdir / "learning_curves.png", f"{config.dataset}, {config.model}, {config.num_seeds} seeds")
     dump()
     if config.parts.transfer:
       results["transfer"] = run_transfer(config, curves, x, y, xt, yt, num_classes)

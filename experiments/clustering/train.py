@@ -23,7 +23,6 @@ import tqdm
 
 from wassml import data, metrics
 from wassml.clustering import gmm, pipeline
-from wassml.train import sweep
 
 METHODS = ("kmeans_raw", "gmm_raw", "ae_kmeans", "ae_gmm", "wamic", "diwac")
 
@@ -89,14 +88,15 @@ def raw_baselines(keys: jax.Array, x: np.ndarray, k: int, covariance_type: str) 
   """k-means and GMM on raw data for every seed (vmapped)."""
   xj = jnp.asarray(x)
 
-  def one(key):
+  def one(key, xx):
     k1, k2 = jax.random.split(key)
-    km = gmm.kmeans(k1, xj, k)
-    g, _ = gmm.fit_gmm(k2, xj, k, covariance_type=covariance_type, reg_covar=1e-3)
-    return {"kmeans_raw": km.labels, "gmm_raw": gmm.predict(g, xj)}
+    km = gmm.kmeans(k1, xx, k)
+    g, _ = gmm.fit_gmm(k2, xx, k, covariance_type=covariance_type, reg_covar=1e-3)
+    return {"kmeans_raw": km.labels, "gmm_raw": gmm.predict(g, xx)}
 
   gmm._checks.check_data(x, k=k)  # eager checks before tracing
-  return jax.tree.map(np.asarray, jax.jit(jax.vmap(one))(keys))
+  # The data is an argument, not a closed-over constant (XLA would constant-fold it slowly).
+  return jax.tree.map(np.asarray, jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, xj))
 
 
 def _to_numpy_tree(tree):
@@ -111,14 +111,13 @@ def run_methods(keys: jax.Array, x: np.ndarray, cfg: pipeline.ClusteringConfig, 
   """
   pipeline.check_inputs(x, cfg)
   xj = jnp.asarray(x)
-  if vmap_seeds:
-    out = sweep(lambda key: pipeline.run(key, xj, cfg), keys)
-    out = _to_numpy_tree(out)
+  run = jax.jit(lambda key, xx: pipeline.run(key, xx, cfg))
+  if vmap_seeds:  # one compiled call for all seeds, x passed as an argument (not a constant)
+    out = _to_numpy_tree(jax.jit(jax.vmap(run, in_axes=(0, None)))(keys, xj))
     return [jax.tree.map(lambda a, i=i: a[i], out) for i in range(len(keys))]
-  run = jax.jit(lambda key: pipeline.run(key, xj, cfg))
   results = []
   for key in tqdm.tqdm(keys, desc="seeds", unit="seed"):
-    results.append(_to_numpy_tree(run(key)))
+    results.append(_to_numpy_tree(run(key, xj)))
     if on_seed is not None:
       on_seed(results)
   return results
@@ -132,10 +131,10 @@ def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.
   for k in ks:
     gmm._checks.check_num_clusters(k, x.shape[0])
   xj, xhj = jnp.asarray(x), jnp.asarray(xh)
-  out = sweep(lambda key: pipeline.run_model_selection(key, xj, xhj, cfg, ks,
-                                                       num_samples=num_samples,
-                                                       num_batches=num_batches), keys)
-  return _to_numpy_tree(out)
+  fn = lambda key, xx, xxh: pipeline.run_model_selection(key, xx, xxh, cfg, ks,
+                                                         num_samples=num_samples,
+                                                         num_batches=num_batches)
+  return _to_numpy_tree(jax.jit(jax.vmap(fn, in_axes=(0, None, None)))(keys, xj, xhj))
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
@@ -234,6 +233,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   results["date_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
   with open(workdir / "results.json", "w") as f:
     json.dump(results, f, indent=1, default=str)
+  (workdir / "table.md").write_text(summary_table(results) + "\n")
   return results
 
 

@@ -88,7 +88,8 @@ def _fresh_optimizer(state, tx):
 def _method_kwargs(config):
   return dict(eta1=config.eta1, eta2=config.eta2, eta3=config.eta3, epsilon=config.epsilon,
               rho=config.rho, num_iters=config.get("num_iters"), dann_weight=config.dann_weight,
-              exact_method=config.exact_method)
+              exact_method=config.exact_method,
+              convention=config.get("convention", "entropy"))
 
 
 @functools.lru_cache(maxsize=64)
@@ -185,7 +186,9 @@ def plan_diagnostics(state, data, config, key) -> dict[str, Any]:
   out = {"source_labels": ys, "target_labels": yt}
   for name, method in (("balanced", "deepjdot"), ("unbalanced", "jumbot")):
     solver = da.make_solver(method, epsilon=config.epsilon, rho=config.rho,
-                            num_iters=config.get("num_iters"))
+                            num_iters=config.get("num_iters"),
+                            exact_method=config.exact_method,
+                            convention=config.get("convention", "entropy"))
     res = da.joint_ot_loss(fs, ys, ft, lt, solver=solver, eta1=config.eta1, eta2=config.eta2)
     mass = np.asarray(da.plan_mass_per_class(res.plan, ys, k))
     out[name] = {
@@ -330,7 +333,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                                steps=config.pretrain_steps, eval_every=None,
                                desc=f"{pair} s{seed} pretrain")
       finals = {}
-      for mi, method in enumerate(methods):
+      for method in methods:
         st = _fresh_optimizer(state0, tx)
         if method == "dann":
           dmodel = build_model(config, k, dann=True)
@@ -338,9 +341,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                                              jnp.asarray(data["source"].x[:2]), tx)
           params = dict(dstate.params)
           params["backbone"] = state0.params["backbone"]
-          st = _fresh_optimizer(dstate.replace(params=params,
-                                               batch_stats=getattr(state0, "batch_stats", None)
-                                               or getattr(dstate, "batch_stats", None)), tx)
+          st = _fresh_optimizer(dstate.replace(params=params, batch_stats=state0.batch_stats),
+                                tx)
         # Same data order for every method of a (pair, seed): a paired comparison.
         st, hist = train_method(method, st, data, config, jax.random.fold_in(key, 100),
                                 steps=config.steps, eval_every=config.eval_every,
@@ -348,7 +350,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         runs[pair][method][seed] = {"history": hist,
                                     **summarize(hist, config.selection)}
         finals[method] = st
-        del mi
       if seed == config.seeds[0]:
         shown = {"before (source-only pre-training)": state0}
         for m in ("source_only", "jumbot"):
@@ -365,19 +366,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                          for n in ("balanced", "unbalanced")}
           plans[pair]["target_classes"] = np.nonzero(data["present"])[0]
 
+  alt = "reverse_val" if config.selection == "source_val" else "source_val"
   table: dict[str, dict[str, Any]] = {}
   for pair, by_method in runs.items():
     table[pair] = {}
     for m, by_seed in by_method.items():
-      sel = [r["selected"] for r in by_seed.values()]
+      rows = list(by_seed.values())
+      sel = [r["selected"] for r in rows]
       table[pair][m] = {
           "mean": float(np.mean(sel)), "std": float(np.std(sel)), "per_seed": sel,
-          "last_mean": float(np.mean([r["last"] for r in by_seed.values()])),
-          f"selected_by_{'reverse_val' if config.selection == 'source_val' else 'source_val'}"
-          "_mean": float(np.mean([r[f"selected_by_{'reverse_val' if config.selection == 'source_val' else 'source_val'}"]
-                                  for r in by_seed.values()])),
-          "oracle_target_test_mean": float(np.mean([r["oracle_target_test"]
-                                                    for r in by_seed.values()])),
+          "last_mean": float(np.mean([r["last"] for r in rows])),
+          f"selected_by_{alt}_mean": float(np.mean([r[f"selected_by_{alt}"] for r in rows])),
+          "oracle_target_test_mean": float(np.mean([r["oracle_target_test"] for r in rows])),
       }
   results: dict[str, Any] = {m: {p: table[p][m]["mean"] for p in table} for m in methods}
   results.update({

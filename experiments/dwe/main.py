@@ -14,11 +14,17 @@ config_flags.DEFINE_config_file("config", "experiments/dwe/configs/quick.py", "C
 flags.DEFINE_string("workdir", None, "Output folder.", required=True)
 flags.DEFINE_enum("pairs_only", "", ["", "all", "main", "cross"],
                   "Only generate (and checkpoint) the exact W2 pairs of this part, then exit.")
+flags.DEFINE_bool("cross_only", False,
+                  "Only run the cross-dataset table (writes <workdir>/cross_dataset.json).")
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # Orbax is chatty at INFO
+  if FLAGS.cross_only:
+    res = train.cross_dataset_only(FLAGS.config, FLAGS.workdir)
+    print({"mse": res["mse"], "correlation": res["correlation"]})
+    return
   if FLAGS.pairs_only:
     train.generate_all_pairs(FLAGS.config, FLAGS.workdir, FLAGS.pairs_only)
     return

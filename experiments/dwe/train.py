@@ -141,8 +141,12 @@ def _batch(x: np.ndarray, ps: pairs_lib.PairSet, idx: np.ndarray) -> dict[str, n
 
 def train_model(config: ml_collections.ConfigDict, key: jax.Array, x: np.ndarray,
                 train_pairs: pairs_lib.PairSet, valid_pairs: pairs_lib.PairSet,
-                workdir: pathlib.Path) -> tuple[dwe_lib.DWE, Any, dict]:
+                workdir: pathlib.Path, max_seconds: float | None = None
+                ) -> tuple[dwe_lib.DWE, Any, dict]:
   """Trains a DWE on ``train_pairs`` of images ``x``; early stopping on ``valid_pairs``' loss.
+
+  Training also stops after ``max_seconds`` (default ``config.train.max_seconds``) of wall time,
+  checked at the end of each epoch.
 
   Returns:
     ``(model, best_params, info)``.
@@ -186,8 +190,8 @@ def train_model(config: ml_collections.ConfigDict, key: jax.Array, x: np.ndarray
     return ev
 
   writer = wtrain.MetricsWriter(workdir / "metrics.jsonl")
-  stopper = _DeadlineStopping(wtrain.EarlyStopping(patience=tc.patience),
-                              time.perf_counter() + tc.max_seconds)
+  deadline = time.perf_counter() + (max_seconds or tc.max_seconds)
+  stopper = _DeadlineStopping(wtrain.EarlyStopping(patience=tc.patience), deadline)
   t0 = time.perf_counter()
   state, info = wtrain.train_loop(
       state, step, batch_fn, rng=k_steps, num_steps=num_steps, writer=writer,
@@ -195,7 +199,10 @@ def train_model(config: ml_collections.ConfigDict, key: jax.Array, x: np.ndarray
       early_stopping=stopper, monitor="loss", desc=f"DWE {workdir.name}")
   train_seconds = time.perf_counter() - t0
   info = {"steps": int(info["last_step"]), "epochs": int(info["last_step"]) // steps_per_epoch,
-          "stopped_early": bool(info["stopped_early"]), "best_epoch": int(best["epoch"]),
+          "stopped_early": bool(info["stopped_early"]),
+          "stopped_by": ("time cap" if time.perf_counter() > deadline else "patience")
+                        if info["stopped_early"] else "max_epochs",
+          "best_epoch": int(best["epoch"]),
           "best_valid_loss": float(best["loss"]), "train_seconds": train_seconds,
           "history": history}
   return model, best["params"], info
@@ -491,7 +498,8 @@ def cross_dataset(config: ml_collections.ConfigDict, key: jax.Array, workdir: pa
   for g_i, (name, classes) in enumerate(groups.items()):
     kg, gdir, tr, te, ps, pt = _cross_group_data(config, key, workdir, g_i, name, classes)
     ptr, pva = ps.split(config.pairs.train_fraction)
-    model, params, info = train_model(config, jax.random.fold_in(kg, 2), tr.x, ptr, pva, gdir)
+    model, params, info = train_model(config, jax.random.fold_in(kg, 2), tr.x, ptr, pva, gdir,
+                                      max_seconds=config.cross_dataset.max_seconds)
     data[name] = (te, pt)
     models[name] = (dwe_lib.embedder(model, params), info)
   if main is not None:
@@ -510,6 +518,24 @@ def cross_dataset(config: ml_collections.ConfigDict, key: jax.Array, workdir: pa
           "test_w2_mean": {d: float(pt.w2.mean()) for d, (_, pt) in data.items()},
           "train_info": {m: {k: v for k, v in info.items() if k != "history"}
                          for m, (_, info) in models.items() if info is not None}}
+
+
+def cross_dataset_only(config: ml_collections.ConfigDict, workdir: str | os.PathLike
+                       ) -> dict[str, Any]:
+  """Runs only the cross-dataset table (same keys as :func:`train_and_evaluate`).
+
+  Writes ``<workdir>/cross_dataset.json``; lets the table run in its own process beside a main
+  run with ``cross_dataset.enabled=False`` in the same workdir.
+  """
+  wd = pathlib.Path(workdir)
+  wd.mkdir(parents=True, exist_ok=True)
+  k_cross = jax.random.split(jax.random.key(config.seed), 7)[5]
+  t0 = time.perf_counter()
+  res = cross_dataset(config, k_cross, wd)
+  res.update(wall_time_s=time.perf_counter() - t0, machine=machine_info(),
+             date_utc=time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()))
+  (wd / "cross_dataset.json").write_text(json.dumps(res, indent=1, default=float))
+  return res
 
 
 def generate_all_pairs(config: ml_collections.ConfigDict, workdir: str | os.PathLike,

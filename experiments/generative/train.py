@@ -7,8 +7,8 @@
    initialisation, and report ``final_w2``: the exact ``W_2`` between 500 generated samples and
    500 held-out target samples (``wassml.ot.emd``). Figure: the fit over iterations.
 2. The minibatch-OT theory figures (``wassml.generative.theory``).
-3. Optionally (``config.fashion_mnist``) a Fashion-MNIST generator; optionally a sweep over
-   ``(m, k)`` with the vmapped sweep helper (``config.sweep``).
+3. Optionally (``config.sweep``) a sweep over ``(m, k)``, each grid point's runs vmapped over
+   seeds with ``wassml.train.sweep``.
 """
 
 from __future__ import annotations
@@ -137,9 +137,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   results: dict[str, Any] = {}
   results.update(fit_2d(config, out))
   results["theory"] = theory_figures(config, out)
-  if config.get("fashion_mnist", False):
-    from experiments.generative import fashion_mnist  # pylint: disable=import-outside-toplevel
-    results["fashion_mnist"] = fashion_mnist.run(config, out)
   if config.get("sweep", False):
     from experiments.generative import sweep  # pylint: disable=import-outside-toplevel
     results["sweep"] = sweep.run(config, out)

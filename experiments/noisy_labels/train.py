@@ -32,11 +32,11 @@ import matplotlib
 import ml_collections
 import numpy as np
 import optax
-from flax.training import train_state
 from tqdm import tqdm
 
 from wassml import data as wdata
 from wassml import regularization as reg
+from wassml import train as wtrain
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -93,34 +93,30 @@ def method_beta(config, method: str) -> float:
 
 
 def make_step(model, config, method: str, warmup_steps: int):
-  """``step(state, batch, rng) -> (state, metrics)`` for one method (``batch``: x, y, cost)."""
+  """``step(state, batch, rng) -> (state, metrics)`` for one method (``batch``: x, y, cost).
+
+  The loss is :func:`wassml.regularization.regularized_loss` with the method's divergence; the
+  step is :func:`wassml.train.make_step`'s, with ``beta`` from the warm-up schedule at
+  ``state.step``.
+  """
+
+  def loss_fn(params, batch_stats, batch, rng):
+    div = reg.make_divergence(method, cost=batch.get("cost"), epsilon=config.epsilon,
+                              num_iters=config.sinkhorn_iters)
+    loss, metrics = reg.regularized_loss(
+        rng, functools.partial(_logits, model, params), batch["x"], batch["y"],
+        divergence=div, beta=batch["beta"], xi=config.xi, num_iters=config.power_iters,
+        radius=config.radius)
+    return loss, (metrics, batch_stats)
+
+  inner = wtrain.make_step(loss_fn)
 
   def step(state, batch, rng):
-    if method == "cce":
-      div = None
-    elif method == "vat":
-      div = reg.kl_divergence
-    else:
-      div = functools.partial(_war_div, cost=batch["cost"], config=config)
     beta = reg.beta_schedule(state.step, beta=method_beta(config, method),
                              warmup_steps=warmup_steps, kind=config.beta_schedule)
-
-    def loss_fn(params):
-      return reg.regularized_loss(
-          rng, functools.partial(_logits, model, params), batch["x"], batch["y"],
-          divergence=div, beta=beta, xi=config.xi, num_iters=config.power_iters,
-          radius=config.radius)
-
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params)
-    return state.apply_gradients(grads=grads), metrics
+    return inner(state, {**batch, "beta": beta}, rng)
 
   return step
-
-
-def _war_div(p, logits, *, cost, config):
-  from wassml import ot  # pylint: disable=g-import-not-at-top
-  return ot.label_ot(p, jax.nn.softmax(logits, -1), cost, epsilon=config.epsilon,
-                     num_iters=config.sinkhorn_iters)
 
 
 def _accuracy(model, params, x, y, chunk: int = 2000):
@@ -174,8 +170,20 @@ def _warmup_cost(model, config, params, x_train, num_classes):
 
 
 def run_setting(config, kind: str, rate: float, xtr, ytr, xte, yte, num_classes,
-                progress: tqdm | None = None) -> dict[str, Any]:
-  """Trains CCE, VAT and WAR on one noise setting for every seed; returns the per-seed curves."""
+                progress: tqdm | None = None, phases: dict | None = None) -> dict[str, Any]:
+  """Trains CCE, VAT and WAR on one noise setting for every seed; returns the per-seed curves.
+
+  ``phases`` caches the jitted phases across settings (same shapes: compiled once).
+  """
+  phases = {} if phases is None else phases
+
+  def get_phase(method, num_epochs):
+    if (method, num_epochs) not in phases:
+      phases[(method, num_epochs)] = make_phase(
+          model, config, method, num_epochs=num_epochs, steps_per_epoch=spe,
+          warmup_steps=warmup_steps)
+    return phases[(method, num_epochs)]
+
   s = config.num_seeds
   spe = len(xtr) // config.batch_size
   warm_epochs = int(config.warmup_epochs)
@@ -196,7 +204,7 @@ def run_setting(config, kind: str, rate: float, xtr, ytr, xte, yte, num_classes,
   tx = optax.adam(_lr_schedule(config, spe))
   def init(k):
     params = model.init(jax.random.fold_in(k, 2), jnp.asarray(xtr[:1]), train=False)["params"]
-    return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+    return wtrain.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
   state = jax.vmap(init)(jnp.stack(seed_keys))
 
   xtr_j, xte_j, yte_j = jnp.asarray(xtr), jnp.asarray(xte), jnp.asarray(yte)
@@ -204,8 +212,7 @@ def run_setting(config, kind: str, rate: float, xtr, ytr, xte, yte, num_classes,
   curves: dict[str, list] = {}
   warm_curve = np.zeros((s, 0))
   if warm_epochs > 0:
-    phase = make_phase(model, config, "cce", num_epochs=warm_epochs, steps_per_epoch=spe,
-                       warmup_steps=warmup_steps)
+    phase = get_phase("cce", warm_epochs)
     state, (acc, _) = phase(state, jnp.stack([jax.random.fold_in(k, 3) for k in seed_keys]),
                             y_noisy, dummy_cost, xtr_j, xte_j, yte_j)
     warm_curve = np.asarray(acc)
@@ -215,8 +222,7 @@ def run_setting(config, kind: str, rate: float, xtr, ytr, xte, yte, num_classes,
   cost = jnp.broadcast_to(cost, (s, num_classes, num_classes))
   out: dict[str, Any] = {"realised_noise_rate": realised, "ground_cost": np.asarray(cost[0]).tolist()}
   for method in config.methods:
-    phase = make_phase(model, config, method, num_epochs=rest, steps_per_epoch=spe,
-                       warmup_steps=warmup_steps)
+    phase = get_phase(method, rest)
     keys = jnp.stack([jax.random.fold_in(k, 10 + METHODS.index(method)) for k in seed_keys])
     _, (acc, metrics) = phase(state, keys, y_noisy, cost, xtr_j, xte_j, yte_j)
     acc = np.concatenate([warm_curve, np.asarray(acc)], axis=1)
@@ -283,7 +289,7 @@ def plot_simplex(path: str, *, epsilon: float = 0.05, num_iters: int = 100,
     ax.plot(*pxy, "r*", ms=12)
     for k, c in enumerate(corners):
       ax.annotate(f"class {k}", c, ha="center", va="top" if k < 2 else "bottom")
-    ax.set_title(title)
+    ax.set_title(title, pad=22)
     ax.set_aspect("equal")
     ax.axis("off")
   fig.suptitle("Regularisation value D(p̂, q) on the probability simplex (red star: p̂)")
@@ -314,7 +320,7 @@ def plot_moons(config, path: str) -> dict[str, float]:
   accs = {}
   for ax, method in zip(axes, METHODS):
     params = model.init(jax.random.fold_in(key, 1), x[:1], train=False)["params"]
-    state = train_state.TrainState.create(apply_fn=model.apply, params=params,
+    state = wtrain.TrainState.create(apply_fn=model.apply, params=params,
                                           tx=optax.adam(mc.learning_rate))
     step = make_step(model, mconf, method, warmup_steps=mc.warmup_steps)
 
@@ -350,11 +356,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       raise ValueError(f"unknown method {m!r}; valid: {METHODS}.")
   xtr, ytr, xte, yte, k = _load(config)
   settings: dict[str, Any] = {}
+  phases: dict = {}
   total = len(config.noise) * (len(config.methods) + (config.warmup_epochs > 0))
   with tqdm(total=total, desc="noisy_labels", disable=not config.get("progress", True)) as bar:
     for kind, rate in config.noise:
       name = f"{kind}_{int(round(100 * rate))}"
-      settings[name] = run_setting(config, kind, float(rate), xtr, ytr, xte, yte, k, bar)
+      settings[name] = run_setting(config, kind, float(rate), xtr, ytr, xte, yte, k, bar,
+                                   phases=phases)
   results: dict[str, Any] = {}
   first = next(iter(settings.values()))
   for m in config.methods:

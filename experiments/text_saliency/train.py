@@ -87,7 +87,8 @@ def prepare(config: ml_collections.ConfigDict) -> dict[str, Any]:
                     "test_unk_rate": float(np.mean(wte.ids[wte.mask] == 1))}}
 
 
-def _model(config, vocab_size: int, num_classes: int) -> TextCNN:
+def _model(config, vocab_size: int, num_classes: int):
+  """The thesis's TextCNN (:class:`wassml.nn.TextCNN`)."""
   return TextCNN(vocab_size=vocab_size, num_classes=num_classes, embed_dim=config.embed_dim,
                  num_filters=config.num_filters, kernel_width=config.kernel_width,
                  hidden=config.hidden, dropout_rate=config.dropout_rate)
@@ -188,6 +189,14 @@ def planted_check(config, seed: int) -> dict[str, Any]:
   }
 
 
+def _stat(fn, values) -> float | None:
+  """``fn`` over the finite values; ``None`` (not NaN) when there is none, e.g. every window is
+  constant or shorter than ``min_tokens_for_correlation``."""
+  v = np.asarray(values, np.float64)
+  v = v[np.isfinite(v)]
+  return float(fn(v)) if v.size else None
+
+
 def _plots(workdir: pathlib.Path, runs, z_acc, corr, class_names):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
@@ -210,8 +219,10 @@ def _plots(workdir: pathlib.Path, runs, z_acc, corr, class_names):
   plt.close(fig)
 
   fig, ax = plt.subplots(figsize=(5.5, 4))
-  ax.hist(corr[np.isfinite(corr)], bins=30, color="C2")
-  ax.axvline(np.nanmean(corr), color="k", label=f"mean {np.nanmean(corr):.3f}")
+  finite = corr[np.isfinite(corr)]
+  ax.hist(finite, bins=30, color="C2")
+  if finite.size:
+    ax.axvline(finite.mean(), color="k", label=f"mean {finite.mean():.3f}")
   ax.axvline(THESIS["best_example_correlation"], color="r", ls="--",
              label="thesis: 0.38 on its most correlated example")
   ax.set_xlabel("Pearson(saliency, z-score) per test window")
@@ -255,11 +266,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   wz = np.asarray(word_zscores(wte.ids, wte.mask, z, cnn_pred))
   ok = wte.mask.sum(1) >= config.min_tokens_for_correlation
   corr = np.asarray(pearson(sal, wz, wte.mask))[ok]
+  # The sign of a word's TDS depends on the arbitrary sign of sum_e W[j, e, f]; the activation
+  # strength |s| against the z-score is reported too.
+  corr_abs = np.asarray(pearson(np.abs(sal), wz, wte.mask))[ok]
   corr_all_seeds = []
   for r in runs:
     wz_r = np.asarray(word_zscores(wte.ids, wte.mask, z, r["pred"]))
     c = np.asarray(pearson(r["saliency"], wz_r, wte.mask))[ok]
-    corr_all_seeds.append(float(np.nanmean(c)))
+    corr_all_seeds.append(_stat(np.mean, c))
 
   examples, n_cnn_only = cooccurrence_examples(data, z, sal, cnn_pred, z_pred,
                                                width=config.kernel_width,
@@ -273,6 +287,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   shown = [e["window"] for e in examples[:config.num_rendered]]
   shown += [int(i) for i in order[:2] if int(i) not in shown]
   shown += [int(i) for i in order[-1:] if int(i) not in shown]
+  if not shown:  # e.g. tiny or degenerate data: show the first test window anyway
+    shown = [0]
   names = data["class_names"]
   pages = []
   for j, i in enumerate(shown):
@@ -300,10 +316,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       "cnn_accuracy_std": float(np.std(accs)),
       "cnn_accuracy_per_seed": accs,
       "zscore_accuracy": z_acc,
-      "mean_correlation": float(np.nanmean(corr)),
-      "median_correlation": float(np.nanmedian(corr)),
-      "max_correlation": float(np.nanmax(corr)),
+      "mean_correlation": _stat(np.mean, corr),
+      "median_correlation": _stat(np.median, corr),
+      "max_correlation": _stat(np.max, corr),
       "mean_correlation_per_seed": corr_all_seeds,
+      "mean_correlation_abs_saliency": _stat(np.mean, corr_abs),
+      "max_correlation_abs_saliency": _stat(np.max, corr_abs),
       "correlated_windows": int(np.isfinite(corr).sum()),
       "cnn_right_zscore_wrong": n_cnn_only,
       "zscore_right_cnn_wrong": int(np.sum((z_pred == wte.labels) & (cnn_pred != wte.labels))),

@@ -122,7 +122,10 @@ def run_uncertainty(config, key) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- importance
-def _fit_autoencoder(key, x, *, latent, hidden, steps, lr=1e-3, batch=128):
+def _fit_autoencoder(key, x, *, latent, hidden, steps, lr=1e-3, batch=128, weight_decay=0.0):
+  """phi = encoder of an auto-encoder trained without labels (MSE + L2). The L2 term removes the
+  random initial weights on inputs the data never uses (e.g. always-black pixels), on which the
+  metric would otherwise stay arbitrarily sensitive."""
   ae = wnn.AutoEncoder(input_dim=x.shape[1], latent_dim=latent, hidden=tuple(hidden))
   state = wtrain.create_train_state(key, ae, x[:1], optax.adam(lr))
   xj = jnp.asarray(x)
@@ -130,7 +133,8 @@ def _fit_autoencoder(key, x, *, latent, hidden, steps, lr=1e-3, batch=128):
   def loss_fn(params, batch_stats, b, rng):
     out, _ = wtrain.apply_model(state.apply_fn, params, b["x"])
     recon = out[1]  # AutoEncoder returns (z, reconstruction)
-    return jnp.mean((recon - b["x"]) ** 2), ({}, batch_stats)
+    l2 = sum(jnp.sum(w ** 2) for w in jax.tree.leaves(params))
+    return jnp.mean((recon - b["x"]) ** 2) + weight_decay * l2, ({}, batch_stats)
 
   def batch_fn(k, i):
     return {"x": xj[jax.random.choice(k, xj.shape[0], (min(batch, xj.shape[0]),))]}
@@ -143,11 +147,13 @@ def _fit_autoencoder(key, x, *, latent, hidden, steps, lr=1e-3, batch=128):
 
 def synthetic_informative(key, *, dim, num_informative, num_samples, cluster_sep, cluster_std,
                           noise_std):
-  """Features ``informative`` (random positions): 4 clusters at +-sep/2 corners; rest noise."""
+  """Features ``informative`` (random positions) carry 4 balanced clusters (every informative
+  feature is bimodal at +-sep/2); the others are N(0, noise_std^2) noise."""
   rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)))
   informative = np.sort(rng.choice(dim, num_informative, replace=False))
   x = rng.normal(0, noise_std, size=(num_samples, dim))
-  centers = rng.choice([-cluster_sep / 2, cluster_sep / 2], size=(4, num_informative))
+  pattern = np.stack([((np.arange(4) >> (j % 2)) & 1) * 2 - 1 for j in range(num_informative)], 1)
+  centers = pattern * cluster_sep / 2  # [4, num_informative], each column has both signs
   lab = rng.integers(0, 4, num_samples)
   x[:, informative] = centers[lab] + rng.normal(0, cluster_std, size=(num_samples,
                                                                        num_informative))
@@ -167,8 +173,10 @@ def run_feature_importance(config, key) -> tuple[dict[str, Any], np.ndarray]:
   xb = jnp.asarray(x[:c.ot_batch])
   per_feature = np.array([float(fi.directional_derivative(phi, xb, np.eye(c.dim)[i], t=c.t))
                           for i in range(c.dim)])
+  first_order = np.sqrt(np.maximum(np.diag(np.asarray(fi.jacobian_gram(phi, xb))), 0))
   kk = c.num_informative
   synth = {
+      "precision_at_k_first_order_per_feature": fi.precision_at_k(first_order, informative, kk),
       "informative": informative.tolist(),
       "precision_at_k_per_feature_derivative": fi.precision_at_k(per_feature, informative, kk),
       "precision_at_k_abs_F_star": fi.precision_at_k(np.abs(np.asarray(f_star)), informative, kk),
@@ -180,13 +188,16 @@ def run_feature_importance(config, key) -> tuple[dict[str, Any], np.ndarray]:
   tr = wdata.load(config.dataset, "train", max_examples=c.fmnist_examples)
   xf = tr.x.reshape(len(tr), -1).astype(np.float32)
   phi_f = _fit_autoencoder(jax.random.fold_in(key, 3), xf, latent=c.fmnist_latent,
-                           hidden=c.fmnist_ae_hidden, steps=c.fmnist_ae_steps)
+                           hidden=c.fmnist_ae_hidden, steps=c.fmnist_ae_steps,
+                           weight_decay=c.get("fmnist_weight_decay", 0.0))
   f_img, hist_f = fi.importance_direction(jax.random.fold_in(key, 4), phi_f, xf, t=c.t,
                                           num_steps=c.fmnist_ascent_steps,
                                           batch_size=c.ot_batch)
   synth_f = {"derivative_start_end": [float(hist_f[0]), float(hist_f[-1])]}
-  return {"synthetic": synth, "fashion_mnist": synth_f}, np.abs(np.asarray(f_img)).reshape(
-      tr.x.shape[1:3])
+  pixel = np.sqrt(np.maximum(np.diag(np.asarray(fi.jacobian_gram(phi_f, xf[:1000]))), 0))
+  hw = tr.x.shape[1:3]
+  return {"synthetic": synth, "fashion_mnist": synth_f}, (
+      np.abs(np.asarray(f_img)).reshape(hw), pixel.reshape(hw), xf.mean(0).reshape(hw))
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -224,17 +235,21 @@ def _plot_top(top, path, held_out):
   plt.close(fig)
 
 
-def _plot_importance(fmap, synth, path):
-  fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-  im = axes[0].imshow(fmap, cmap="hot")
-  fig.colorbar(im, ax=axes[0])
-  axes[0].set_title("Fashion-MNIST importance map |F*|")
-  axes[0].axis("off")
+def _plot_importance(maps, synth, path):
+  fmap, pixel, mean_img = maps
+  fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+  for ax, img, title, cmap in ((axes[0], mean_img, "Fashion-MNIST mean image", "gray"),
+                               (axes[1], fmap, "importance direction |F*|", "hot"),
+                               (axes[2], pixel, "per-pixel ||J_phi e_i|| (first order)", "hot")):
+    im = ax.imshow(img, cmap=cmap)
+    fig.colorbar(im, ax=ax)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
   d = np.asarray(synth["per_feature_derivative"])
   colors = ["tab:red" if i in synth["informative"] else "tab:gray" for i in range(len(d))]
-  axes[1].bar(np.arange(len(d)), d, color=colors)
-  axes[1].set_title("synthetic: d/dt W along each feature (red: informative)", fontsize=9)
-  axes[1].set_xlabel("feature")
+  axes[3].bar(np.arange(len(d)), d, color=colors)
+  axes[3].set_title("synthetic: d/dt W along each feature (red: informative)", fontsize=9)
+  axes[3].set_xlabel("feature")
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

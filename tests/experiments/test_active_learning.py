@@ -27,3 +27,18 @@ def test_quick_config(tmp_path):
   circle = saved["prototypes"]["circle"]
   assert circle["exact_below_random_every_k"]
   assert (tmp_path / "learning_curves.png").exists() and (tmp_path / "prototypes_circle.png").exists()
+
+
+def test_default_config_is_paper_scale():
+  from experiments.active_learning.configs import default
+  from wassml.active_learning import list_strategies
+
+  c = default.get_config()
+  assert c.dataset == "fashion_mnist" and c.model == "lenet5" and c.num_seeds == 3
+  assert c.schedule[0] == 10 and c.schedule[-1] == 1000
+  assert sorted(c.strategies) == list_strategies()
+  assert c.pool_size == 0 and c.test_size == 0  # the whole 60k / 10k
+  assert c.transfer.model == "vgg8" and tuple(c.vgg_widths) == (64, 120, 128, 256, 256) and c.vgg_dense == 4096
+  assert tuple(c.benchmark.labelled_sizes) == (100, 1000) and c.benchmark.num_unlabelled == 800
+  assert all(c.parts.values())
+  assert train.make_model(c.model, 10, c).__class__.__name__ == "LeNet5"

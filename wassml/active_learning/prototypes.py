@@ -49,6 +49,9 @@ class PrototypeResult:
   objective: np.ndarray
 
 
+_PAD_MASS = 1e-7
+
+
 def _check(x_candidates, x_target, k, x_fixed):
   xc = np.asarray(x_candidates, np.float32)
   xt = np.asarray(x_target, np.float32)
@@ -69,10 +72,10 @@ def _cost(x, y, p):
   return costs.sqeuclidean(x, y) if p == 2 else costs.euclidean_power(x, y, p)
 
 
-def _batched_costs(solver, costs, a, b):
-  """``solver`` on ``costs: [B, n, m]``; vmapped when the solver traces, else a Python loop."""
+def _batched_costs(solver, batched, costs, a, b):
+  """``solver`` on ``costs: [B, n, m]``; the jitted vmap ``batched`` when the solver traces, else a loop."""
   try:
-    return np.asarray(jax.vmap(lambda c: solver(c, a, b).cost)(costs))
+    return np.asarray(batched(costs, a, b))
   except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError, TypeError):
     return np.asarray([float(solver(c, a, b).cost) for c in costs])
 
@@ -87,6 +90,7 @@ def greedy_wasserstein_prototypes(
     x_fixed: ArrayLike | None = None,
     cost_scale: float | None = None,
     chunk_size: int = 256,
+    pad: bool = False,
     progress: bool = False,
 ) -> PrototypeResult:
   """Greedy Wasserstein prototypes.
@@ -101,6 +105,10 @@ def greedy_wasserstein_prototypes(
     x_fixed: ``[n0, d]`` points always in the selected measure (default none).
     cost_scale: divides the cost given to the solver (default: max candidate-target cost).
     chunk_size: candidates scored per vmapped solver call.
+    pad: give the solver a fixed ``[n0 + k, m]`` problem at every step, the unused rows (zero
+      cost) with mass 1e-7 each, so a jitted solver compiles once instead of once per step (the
+      value moves by at most ``1e-7 k`` of the cost scale). Use with ``ot.emd`` and ``ot.ipot``;
+      log-domain Sinkhorn at ``epsilon = 1e-3`` handles such rows less gracefully.
     progress: show a tqdm bar.
 
   Returns:
@@ -116,16 +124,22 @@ def greedy_wasserstein_prototypes(
   chosen: list[int] = []
   objective = []
   available = np.ones(xc.shape[0], bool)
+  batched = jax.jit(jax.vmap(lambda c, a_, b_: solver(c, a_, b_).cost, in_axes=(0, None, None)))
   for _ in tqdm(range(k), desc="prototypes", disable=not progress, leave=False):
-    base = np.concatenate([c_fix, c_all[chosen]], axis=0) / scale  # [s, m]
+    base = np.concatenate([c_fix, c_all[chosen]], axis=0) / scale  # [s - 1, m]
     s = base.shape[0] + 1
-    a = jnp.full((s,), 1.0 / s)
+    rows = len(c_fix) + k if pad else s
+    # padded rows get a negligible mass (IPOT's scalings divide by row sums, so not exactly 0)
+    a = jnp.asarray(np.concatenate([np.full(s, (1.0 - _PAD_MASS * (rows - s)) / s), np.full(rows - s, _PAD_MASS)]),
+                    jnp.float32)
+    tail = np.zeros((rows - s, m), np.float32)
     cand = np.flatnonzero(available)
     vals = []
     for i in range(0, len(cand), chunk_size):
       idx = cand[i : i + chunk_size]
-      stack = np.concatenate([np.broadcast_to(base, (len(idx),) + base.shape), (c_all[idx] / scale)[:, None, :]], axis=1)
-      vals.append(_batched_costs(solver, jnp.asarray(stack, jnp.float32), a, b))
+      stack = np.concatenate([np.broadcast_to(base, (len(idx),) + base.shape), (c_all[idx] / scale)[:, None, :],
+                              np.broadcast_to(tail, (len(idx),) + tail.shape)], axis=1)
+      vals.append(_batched_costs(solver, batched, jnp.asarray(stack, jnp.float32), a, b))
     vals = np.concatenate(vals)
     vals = np.where(np.isfinite(vals), vals, np.inf)
     j = int(cand[int(np.argmin(vals))])

@@ -319,7 +319,7 @@ def _prototype_select(ctx: QueryContext, pre: np.ndarray, k: int, solver_name: s
   res = proto_lib.greedy_wasserstein_prototypes(
       _embed(ctx, pre), _embed(ctx, target_idx), k,
       solver=make_solver(solver_name, epsilon=epsilon, num_iters=num_iters),
-      x_fixed=_embed(ctx, fixed) if len(fixed) else None)
+      x_fixed=_embed(ctx, fixed) if len(fixed) else None, pad=solver_name != "sinkhorn")
   return pre[res.indices], res.objective
 
 

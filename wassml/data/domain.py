@@ -78,7 +78,10 @@ def procedural_textures(seed: int, num: int = 16, size: int = 96) -> np.ndarray:
 
 
 def blend_with_textures(seed: int, x: np.ndarray) -> np.ndarray:
-  """MNIST-M-style blend: ``|patch - x|`` with random texture crops. ``x [N, H, W, 1] -> [N, H, W, 3]``."""
+  """MNIST-M-style blend ``|patch - x|`` with random texture crops.
+
+  ``x [N, H, W, 1]`` in [0, 1] -> ``[N, H, W, 3]``.
+  """
   n, h, w = x.shape[:3]
   tex = procedural_textures(seed)
   rng = np.random.default_rng(seed + 1)
@@ -93,9 +96,11 @@ def blend_with_textures(seed: int, x: np.ndarray) -> np.ndarray:
 
 def rotate_images(seed: int, x: np.ndarray, max_degrees: float = 45.0) -> np.ndarray:
   """Rotates each image ``x [N, H, W, C]`` by a random angle in ``[-max_degrees, max_degrees]``."""
+  from wassml.train.logs import progress  # pylint: disable=g-import-not-at-top
   angles = np.random.default_rng(seed).uniform(-max_degrees, max_degrees, len(x))
   out = np.empty_like(x)
-  for i, a in enumerate(angles):
+  for i, a in enumerate(progress(angles, desc="rotating images", leave=False)
+                        if len(x) > 5000 else angles):
     out[i] = ndimage.rotate(x[i], a, axes=(0, 1), reshape=False, order=1, mode="constant")
   return np.clip(out, 0.0, 1.0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+from jax.typing import ArrayLike
 
 KINDS = ("symmetric", "pairflip")
 
@@ -29,7 +30,7 @@ def _check(rate, kind, num_classes):
     raise ValueError(f"num_classes must be >= 2, got {num_classes}.")
 
 
-def add_label_noise(rng: jax.Array, y, *, rate: float, kind: str = "symmetric",
+def add_label_noise(rng: jax.Array, y: ArrayLike, *, rate: float, kind: str = "symmetric",
                     num_classes: int) -> tuple[np.ndarray, float]:
   """Corrupts labels at a given rate.
 

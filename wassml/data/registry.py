@@ -9,6 +9,12 @@ from wassml.data import synthetic as _syn
 from wassml.data import tfds_source as _tfds
 from wassml.data.dataset import Dataset
 
+def _fortunes(split: str = "train", **kwargs: Any) -> Dataset:
+  """Debian's fortunes as labelled texts (lazy import: the text family is optional)."""
+  from wassml.text.corpus import fortunes  # pylint: disable=import-outside-toplevel
+  return fortunes(split, **kwargs)
+
+
 # Offline loaders: name -> fn(split, **kwargs) -> Dataset.
 _OFFLINE: dict[str, Callable[..., Dataset]] = {
     "moons": _syn.moons,
@@ -17,6 +23,7 @@ _OFFLINE: dict[str, Callable[..., Dataset]] = {
     "circles": _syn.circles,
     "digits": _syn.digits,
     "fashion_mnist": _fm.fashion_mnist,
+    "fortunes": _fortunes,
 }
 # TFDS datasets reachable by their plain name (any other TFDS name works as 'tfds:<name>').
 _TFDS = [n for n in _tfds.TFDS_DATASETS if n not in _OFFLINE]

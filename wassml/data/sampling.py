@@ -11,6 +11,7 @@ from typing import Iterator
 
 import jax
 import numpy as np
+from jax.typing import ArrayLike
 
 
 def shuffle_batches(rng: jax.Array, n: int, batch_size: int, *,
@@ -41,7 +42,7 @@ def num_batches(n: int, batch_size: int, drop_remainder: bool = True) -> int:
   return n // batch_size if drop_remainder else -(-n // batch_size)
 
 
-def balanced_batches(rng: jax.Array, y, per_class: int, *,
+def balanced_batches(rng: jax.Array, y: ArrayLike, per_class: int, *,
                      num_batches: int | None = None) -> Iterator[np.ndarray]:
   """Class-balanced batches: ``per_class`` examples of every class in each batch.
 

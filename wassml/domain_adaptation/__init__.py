@@ -13,13 +13,14 @@ from wassml.domain_adaptation.partial import missing_class_mass_ratio, plan_mass
 from wassml.domain_adaptation.predict import predict
 from wassml.domain_adaptation.selection import (
     SELECTION_RULES, reverse_validation_score, select_index)
-from wassml.domain_adaptation.solvers import BASELINES, METHODS, OT_METHODS, make_solver
+from wassml.domain_adaptation.solvers import (
+    BASELINES, EXACT_METHODS, METHODS, OT_METHODS, make_solver)
 from wassml.domain_adaptation.steps import (
     make_da_loss, make_da_step, make_dann_loss, make_joint_ot_loss, make_source_only_loss)
 
 __all__ = [
-    "BASELINES", "DAModel", "DomainDiscriminator", "JointOTOutput", "METHODS", "OT_METHODS",
-    "SELECTION_RULES", "dann_schedule", "domain_loss", "gradient_reversal", "joint_cost",
+    "BASELINES", "DAModel", "DomainDiscriminator", "EXACT_METHODS", "JointOTOutput", "METHODS",
+    "OT_METHODS", "SELECTION_RULES", "dann_schedule", "domain_loss", "gradient_reversal", "joint_cost",
     "joint_ot_loss", "label_cost", "make_da_loss", "make_da_step", "make_dann_loss",
     "make_joint_ot_loss", "make_solver", "make_source_only_loss", "missing_class_mass_ratio",
     "plan_mass_per_class", "predict", "reverse_validation_score", "select_index",

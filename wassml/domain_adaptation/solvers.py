@@ -20,6 +20,8 @@ OT_METHODS = ("deepjdot", "entropic_deepjdot", "jumbot")
 #: Baselines trained in the same harness.
 BASELINES = ("source_only", "dann")
 METHODS = BASELINES + OT_METHODS
+#: ``wassml.ot.emd`` methods usable by DeepJDOT.
+EXACT_METHODS = ("auto", "auction", "host")
 
 
 def make_solver(
@@ -29,6 +31,7 @@ def make_solver(
     rho: float | None = None,
     num_iters: int | None = None,
     exact_method: str = "auto",
+    convention: str = "entropy",
 ) -> Solver:
   """Returns the OT solver of a joint-coupling method.
 
@@ -39,9 +42,13 @@ def make_solver(
     epsilon: entropic regularisation (> 0), required by the entropic methods.
     rho: marginal KL penalty (> 0; ``tau`` in the JUMBOT paper), required by ``'jumbot'``.
     num_iters: optional Sinkhorn iteration cap (static).
-    exact_method: ``wassml.ot.emd``'s ``method`` for ``'deepjdot'``: ``'auto'`` (default: the
-      JAX-native auction on square minibatches, on device inside the jitted step) or ``'host'``
-      (scipy on the host through a callback; exact, and much faster on a CPU-only machine).
+    exact_method: ``wassml.ot.emd``'s ``method`` for ``'deepjdot'``: ``'auto'`` (default:
+      whatever ``wassml.ot.emd`` picks: the JAX auction on accelerators, scipy on the host on a
+      CPU backend, where it is far faster), ``'auction'`` (always the JAX-native auction, on
+      device inside the jitted step; square minibatches) or ``'host'`` (scipy through a callback).
+    convention: ``wassml.ot.unbalanced_sinkhorn``'s entropy reference for ``'jumbot'``:
+      ``'entropy'`` (default, POT ``reg_type='entropy'``, the JUMBOT reference code) or ``'kl'``
+      (``KL(P | a b^T)``, the thesis' formula; its plan mass stays bounded for small ``rho``).
 
   Returns:
     ``solver(cost [n, m], a [n] | None, b [m] | None) -> OTResult``.
@@ -51,6 +58,9 @@ def make_solver(
   """
   if method not in OT_METHODS:
     raise ValueError(f"unknown OT method {method!r}; valid names: {', '.join(OT_METHODS)}.")
+  if exact_method not in EXACT_METHODS:
+    raise ValueError(f"unknown exact_method {exact_method!r}; valid names: "
+                     f"{', '.join(EXACT_METHODS)}.")
   extra = {} if num_iters is None else {"num_iters": int(num_iters)}
   if method == "deepjdot":
     return wot.emd if exact_method == "auto" else functools.partial(wot.emd, method=exact_method)
@@ -63,4 +73,5 @@ def make_solver(
     raise ValueError("method 'jumbot' needs rho > 0 (the marginal penalty tau; got None).")
   _validate.check_positive("rho", rho)
   return functools.partial(
-      wot.unbalanced_sinkhorn, epsilon=float(epsilon), rho=float(rho), **extra)
+      wot.unbalanced_sinkhorn, epsilon=float(epsilon), rho=float(rho), convention=convention,
+      **extra)

@@ -111,6 +111,7 @@ def make_da_loss(
     rho: float | None = 1.0,
     num_iters: int | None = None,
     exact_method: str = "auto",
+    convention: str = "entropy",
     dann_weight: float = 1.0,
 ) -> LossFn:
   """The loss of any DA method by name.
@@ -122,7 +123,9 @@ def make_da_loss(
     eta1, eta2, eta3: joint-cost weights and OT-term weight (OT methods).
     epsilon, rho: entropic regularisation and marginal penalty (checked > 0 where used).
     num_iters: optional Sinkhorn iteration cap.
-    exact_method: ``wassml.ot.emd`` method of DeepJDOT (``'auto'``: on device; ``'host'``).
+    exact_method: ``wassml.ot.emd`` method of DeepJDOT: ``'auto'``, ``'auction'`` (on device) or
+      ``'host'`` (see :func:`make_solver`).
+    convention: JUMBOT's unbalanced entropy reference, ``'entropy'`` or ``'kl'``.
     dann_weight: weight of the DANN domain loss.
 
   Returns:
@@ -135,7 +138,7 @@ def make_da_loss(
   if method == "dann":
     return make_dann_loss(apply_fn, weight=dann_weight)
   solver = make_solver(method, epsilon=epsilon, rho=rho, num_iters=num_iters,
-                       exact_method=exact_method)
+                       exact_method=exact_method, convention=convention)
   return make_joint_ot_loss(apply_fn, solver=solver, eta1=eta1, eta2=eta2, eta3=eta3)
 
 

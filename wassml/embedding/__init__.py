@@ -14,6 +14,6 @@ from wassml.embedding.operations import (PGA, barycenter, barycenter_embedding,
                                          displacement_interpolation, entropic_barycenter,
                                          independent_w2, interpolate, nearest_neighbours,
                                          pairwise_sq_distances, pairwise_w2, pga, pga_modes)
-from wassml.embedding.pairs import (PairSet, check_same_grid, generate_pairs, grid_cost,
-                                    image_shape, pair_targets, sample_pair_indices,
-                                    to_histograms, w2_squared)
+from wassml.embedding.pairs import (PairSet, check_same_grid, chunk_pair_indices,
+                                    generate_pairs, grid_cost, image_shape, pair_targets,
+                                    sample_pair_indices, to_histograms, w2_squared)

@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from wassml.utils import checks as uc
+
 Solver = Callable[..., "object"]  # solver(cost, a, b) -> wassml.ot.OTResult
 
 
@@ -56,10 +58,6 @@ def grid_cost(height: int, width: int | None = None) -> jax.Array:
   return jnp.sum((pos[:, None, :] - pos[None, :, :]) ** 2, axis=-1)
 
 
-def _is_concrete(x) -> bool:
-  return not isinstance(x, jax.core.Tracer)
-
-
 def image_shape(images: ArrayLike) -> tuple[int, int]:
   """Grid shape ``(H, W)`` of a batch of grayscale images ``[n, H, W]`` or ``[n, H, W, 1]``."""
   shape = tuple(np.shape(images))
@@ -86,7 +84,7 @@ def to_histograms(images: ArrayLike) -> jax.Array:
   """
   h, w = image_shape(images)
   x = jnp.asarray(images, dtype=jnp.float32).reshape(-1, h * w)
-  if _is_concrete(x):
+  if not uc.is_tracer(x):
     xn = np.asarray(x)
     if not np.all(np.isfinite(xn)):
       raise ValueError("images contain NaN or infinite values.")
@@ -163,7 +161,8 @@ def pair_targets(x1: ArrayLike, x2: ArrayLike, *, solver: Solver | None = None,
     x1: ``[n, H, W]`` or ``[n, H, W, 1]`` non-negative images.
     x2: same shape as ``x1``.
     solver: ``solver(cost, a, b) -> OTResult`` (static); :func:`wassml.ot.emd` by default.
-    batch_size: pairs per vmapped call (the last batch is padded to keep one compiled shape).
+    batch_size: pairs per vmapped call (the last batch is padded with trivial pairs to keep one
+      compiled shape).
     compact_support: solve on the non-empty pixels only (exact; see above).
     progress: show a tqdm bar.
 
@@ -175,6 +174,7 @@ def pair_targets(x1: ArrayLike, x2: ArrayLike, *, solver: Solver | None = None,
   solver = _default_solver() if solver is None else solver
   cost = grid_cost(h, w)
   n, d = a.shape
+  batch_size = max(1, min(batch_size, n))
   out = np.empty((n,), np.float32)
   starts = range(0, n, batch_size)
   if progress:
@@ -183,10 +183,10 @@ def pair_targets(x1: ArrayLike, x2: ArrayLike, *, solver: Solver | None = None,
   for s in starts:
     e = min(s + batch_size, n)
     ab, bb = a[s:e], b[s:e]
-    if e - s < batch_size:  # pad with copies of the first pair: one compiled shape
-      pad = batch_size - (e - s)
-      ab = np.concatenate([ab, np.repeat(ab[:1], pad, 0)])
-      bb = np.concatenate([bb, np.repeat(bb[:1], pad, 0)])
+    if e - s < batch_size:  # pad with trivial pairs (a Dirac on pixel 0): one compiled shape
+      dirac = np.zeros((batch_size - (e - s), d), ab.dtype)
+      dirac[:, 0] = 1.0
+      ab, bb = np.concatenate([ab, dirac]), np.concatenate([bb, dirac])
     size = d
     if compact_support:
       nnz = max(int((ab > 0).sum(1).max()), int((bb > 0).sum(1).max()))

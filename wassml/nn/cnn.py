@@ -125,6 +125,8 @@ class SmallCNN(nn.Module):
         h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
       h = _pool(nn.relu(h))
     feats = nn.relu(nn.Dense(self.feature_dim)(_flatten(h)))
-    h = nn.Dropout(self.dropout_rate, deterministic=not train)(feats) if self.dropout_rate else feats
+    h = feats
+    if self.dropout_rate:
+      h = nn.Dropout(self.dropout_rate, deterministic=not train)(feats)
     logits = nn.Dense(self.num_classes)(h)
     return (logits, feats) if return_features else logits

@@ -28,7 +28,10 @@ class MLP(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False, return_features: bool = False):
-    """``x [B, ...]`` (flattened) -> logits ``[B, num_outputs]`` (and features ``[B, hidden[-1]]``)."""
+    """``x [B, ...]`` (flattened) -> logits ``[B, num_outputs]``.
+
+    With ``return_features=True`` returns ``(logits, features [B, hidden[-1]])``.
+    """
     h = jnp.reshape(x, (x.shape[0], -1))
     for width in self.hidden:
       h = nn.Dense(width, use_bias=not self.use_batchnorm)(h)

@@ -58,6 +58,14 @@ def label_ot(
 
   Returns:
     ``[B]`` transport costs.
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from wassml import ot
+    >>> p = jnp.array([[1.0, 0.0, 0.0]])
+    >>> q = jnp.array([[0.0, 1.0, 0.0]])
+    >>> ground_cost = jnp.array([[0.0, 2.0, 5.0], [2.0, 0.0, 5.0], [5.0, 5.0, 0.0]])
+    >>> ot.label_ot(p, q, ground_cost, epsilon=0.05).round(3).tolist()
+    [2.0]
   """
   uc.check_ndim(p, 2, "p")
   uc.check_ndim(q, 2, "q")

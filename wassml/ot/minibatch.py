@@ -91,6 +91,14 @@ def minibatch_ot(
   Returns:
     scalar estimate, or ``(estimate, Pi)`` with ``Pi: [n, n']`` the average of
     the minibatch plans embedded in the full index space (total mass 1).
+  Examples:
+    >>> import jax
+    >>> from wassml import ot
+    >>> x = jax.random.normal(jax.random.key(0), (40, 2))
+    >>> value, plan = ot.minibatch_ot(jax.random.key(1), x, x + 1.0, batch_size=8,
+    ...                               num_batches=16, solver=ot.emd, return_plan=True)
+    >>> plan.shape, round(float(plan.sum()), 4)
+    ((40, 40), 1.0)
   """
   _check(x, y, batch_size, value)
   if int(num_batches) < 1:
@@ -161,6 +169,11 @@ def minibatch_plan_1d(n: int, m: int) -> jax.Array:
 
   Returns:
     ``[n, n]`` plan with marginals ``1/n``.
+  Examples:
+    >>> from wassml import ot
+    >>> plan = ot.minibatch_plan_1d(4, 4)  # m = n: the full 1-D plan, the identity / n
+    >>> plan.round(3).tolist()
+    [[0.25, 0.0, 0.0, 0.0], [0.0, 0.25, 0.0, 0.0], [0.0, 0.0, 0.25, 0.0], [0.0, 0.0, 0.0, 0.25]]
   """
   n, m = int(n), int(m)
   if not 1 <= m <= n:

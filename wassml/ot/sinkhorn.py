@@ -251,6 +251,13 @@ def sinkhorn(
     ``objective = <P, C> + eps KL(P | a b^T)``, potentials ``f: [n]``,
     ``g: [m]`` with ``P = a b^T exp((f + g - C)/eps)``, ``converged``,
     ``num_iters``.
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from wassml import ot
+    >>> cost = jnp.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> res = ot.sinkhorn(cost, epsilon=0.1)
+    >>> round(float(res.plan.sum()), 4), round(float(res.cost), 4)
+    (1.0, 0.0)
   """
   cost, a, b = prepare_problem(cost, a, b, balanced=True)
   _check_settings(epsilon, mode, grad_mode, num_iters, check_every, cost)

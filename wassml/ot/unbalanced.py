@@ -111,6 +111,15 @@ def unbalanced_sinkhorn(
     :class:`OTResult`: ``cost = <P, C>``; ``objective`` the full unbalanced
     objective above (POT's ``log["total_cost"]``); ``f, g`` with
     ``P = ref * exp((f + g - C)/eps)``, ``ref = 1`` (entropy) or ``a b^T`` (kl).
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from wassml import ot
+    >>> cost = jnp.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> res = ot.unbalanced_sinkhorn(cost, jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1]),
+    ...                              epsilon=0.1, rho=0.1)
+    >>> # b's excess on the first point is not moved across at cost 1: the marginals relax.
+    >>> bool(res.plan[1, 0] < 1e-3), bool(abs(res.plan.sum(0)[0] - 0.9) > 0.1)
+    (True, True)
   """
   cost, a, b = prepare_problem(cost, a, b, balanced=False)
   _check_settings(epsilon, mode, grad_mode, num_iters, check_every, cost)

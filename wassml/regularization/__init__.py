@@ -26,3 +26,7 @@ from wassml.regularization.war import beta_schedule
 from wassml.regularization.war import cross_entropy
 from wassml.regularization.war import make_divergence
 from wassml.regularization.war import regularized_loss
+
+from wassml.regularization import arwgan
+from wassml.regularization import feature_importance
+from wassml.regularization import uncertainty

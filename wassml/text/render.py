@@ -133,12 +133,12 @@ def _draw_words(ax, tokens, values, keep, *, chars_per_line: int, title: str):
   nlines = max(line + 1, 1)
   for x, line, tok, c, n in lines:
     ax.text(x / chars_per_line, 1 - (line + 0.5) / nlines, tok, family="monospace",
-            fontsize=9, va="center", ha="left", color="white" if abs(n) > 0.6 else "black",
-            bbox=dict(boxstyle="square,pad=0.15", fc=c, ec="none"), transform=ax.transAxes)
+            fontsize=8, va="center", ha="left", color="white" if abs(n) > 0.6 else "black",
+            bbox=dict(boxstyle="square,pad=0.1", fc=c, ec="none"), transform=ax.transAxes)
 
 
 def render_png(example: SaliencyExample, path: str | pathlib.Path, *,
-               chars_per_line: int = 90, dpi: int = 110) -> None:
+               chars_per_line: int = 72, dpi: int = 110) -> None:
   """Draws one example: saliency-coloured text beside z-score-coloured text, and both curves.
 
   Args:
@@ -172,6 +172,6 @@ def render_png(example: SaliencyExample, path: str | pathlib.Path, *,
   ax.set_xlim(-0.5, max(len(pos) - 0.5, 0.5))
   ax.set_ylabel("score / max |score|")
   ax.legend(loc="upper right", fontsize=8)
-  fig.suptitle(f"{example.title}\n{example.note}", fontsize=10, x=0.01, ha="left")
+  fig.suptitle(f"{example.title}\n{example.note}", fontsize=10, x=0.01, y=1.03, ha="left")
   fig.savefig(path, bbox_inches="tight")
   plt.close(fig)

@@ -53,8 +53,8 @@ class Checkpointer:
     steps = self.all_steps()
     return steps[-1] if steps else None
 
-  def save(self, step: int, tree: Any) -> pathlib.Path:
-    """Saves ``tree`` as checkpoint ``step``.
+  def save(self, step: int, tree: Any, *, metadata: dict | None = None) -> pathlib.Path:
+    """Saves ``tree`` (and a JSON-able ``metadata`` dict, e.g. loop state) as checkpoint ``step``.
 
     Raises:
       CheckpointError: a checkpoint for ``step`` already exists (it is not overwritten).
@@ -63,9 +63,24 @@ class Checkpointer:
     if step in self.all_steps():
       raise CheckpointError(f"Checkpoint {self.directory / str(step)} already exists; refusing to "
                             "overwrite it. Use a new workdir or delete it deliberately.")
-    self._manager.save(step, args=ocp.args.StandardSave(tree), force=True)
+    args = ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                              meta=ocp.args.JsonSave(dict(metadata or {})))
+    self._manager.save(step, args=args, force=True)
     self._manager.wait_until_finished()
     return self.directory / str(step)
+
+  def restore_metadata(self, step: int | None = None) -> dict:
+    """The metadata dict saved with checkpoint ``step`` (default: latest); ``{}`` if none."""
+    step = self.latest_step() if step is None else step
+    if step is None:
+      return {}
+    try:
+      out = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+      return dict(out["meta"] or {})
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointError(f"Metadata of checkpoint {self.directory / str(step)} is corrupt or "
+                            f"missing ({type(e).__name__}: {str(e)[:200]}). It was left "
+                            "untouched.") from e
 
   def restore(self, target: Any, step: int | None = None) -> Any:
     """Restores checkpoint ``step`` (default: latest) into the structure of ``target``.
@@ -84,7 +99,8 @@ class Checkpointer:
       raise CheckpointError(f"No checkpoint for step {step} in {self.directory} (have {steps}).")
     abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
     try:
-      restored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+      restored = self._manager.restore(
+          step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))["state"]
     except Exception as e:  # pylint: disable=broad-except
       raise CheckpointError(
           f"Checkpoint {path} is corrupt or incompatible with the state being restored "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any, Callable
 
 import jax
@@ -23,7 +25,9 @@ def train_loop(state: Any, step_fn: Callable, batch_fn: Callable[[int], Any], *,
   Everything a step sees is a function of its index ``i``: the batch ``batch_fn(i)`` and the key
   ``fold_in(rng, i)``. So a run killed after checkpoint ``c`` and resumed redoes exactly steps
   ``c, c+1, ...`` and ends in the same state as an uninterrupted run; metrics logged after ``c``
-  by the killed run are dropped from the JSONL file before they are redone.
+  by the killed run are dropped from the JSONL file before they are redone. The loop state
+  (early-stopping counters, last metrics, whether the run stopped early) is saved with each
+  checkpoint, so early stopping also resumes exactly and a run that stopped early stays stopped.
 
   Args:
     state: initial state (a pytree; restored from the latest checkpoint when there is one).
@@ -45,13 +49,31 @@ def train_loop(state: Any, step_fn: Callable, batch_fn: Callable[[int], Any], *,
     ``(state, info)`` with ``info = {'start_step', 'last_step', 'stopped_early', 'last_eval',
     'last_train'}``.
   """
-  start = 0
+  start, meta = 0, {}
   if checkpointer is not None:
     state, start = checkpointer.restore_or_init(state)
+    if start:
+      meta = checkpointer.restore_metadata(start)
   if writer is not None:
     writer.truncate_after(start)
-  info = {"start_step": start, "last_step": start, "stopped_early": False, "last_eval": {},
-          "last_train": {}}
+  info = {"start_step": start, "last_step": start,
+          "stopped_early": bool(meta.get("stopped_early", False)),
+          "last_eval": meta.get("last_eval", {}), "last_train": meta.get("last_train", {})}
+  if early_stopping is not None and meta.get("early_stopping"):
+    es = dict(meta["early_stopping"])
+    es["best"] = math.nan if es.get("best") is None else es["best"]
+    early_stopping = EarlyStopping(**es)
+  if info["stopped_early"]:
+    return state, info  # the run had already stopped early: nothing left to do
+
+  def loop_state(stopped: bool) -> dict:
+    es = None
+    if early_stopping is not None:
+      es = dataclasses.asdict(early_stopping)
+      es["best"] = None if math.isnan(es["best"]) else es["best"]
+    return {"stopped_early": stopped, "early_stopping": es, "last_eval": info["last_eval"],
+            "last_train": info["last_train"]}
+
   pending: list[dict] = []
   bar = progress(range(start, num_steps), initial=start, total=num_steps, desc=desc)
   for i in bar:
@@ -78,7 +100,7 @@ def train_loop(state: Any, step_fn: Callable, batch_fn: Callable[[int], Any], *,
     if checkpointer is not None and ((checkpoint_every and done % checkpoint_every == 0)
                                      or done == num_steps or stop):
       if checkpointer.latest_step() != done:
-        checkpointer.save(done, state)
+        checkpointer.save(done, state, metadata=loop_state(stop))
     if stop:
       info["stopped_early"] = True
       break

@@ -2,7 +2,7 @@
 
 import ml_collections
 
-ALL_STRATEGIES = ("random", "uncertainty", "bald", "ceal", "egl", "coreset", "dqbc", "dfal", "balnet", "wasserstein")
+ALL_STRATEGIES = ("random", "dfal", "coreset", "uncertainty", "bald", "dqbc", "egl", "ceal", "balnet", "wasserstein")
 
 
 def base_config() -> ml_collections.ConfigDict:

@@ -1,7 +1,7 @@
 """The mid-size run's benchmark (Table 4.3 form) and Wasserstein prototypes (ch. 9), as a separate process.
 
 Same data and model as ``mid.py``; only the ``benchmark`` and ``prototypes`` parts run (the prototypes on
-Fashion-MNIST use the penultimate features of a LeNet5 trained on the 5000-example pool).
+Fashion-MNIST use the penultimate features of a LeNet5 trained 200 steps on the 3000-example pool (one seed)).
 """
 
 from experiments.active_learning.configs.mid import get_config as mid_config
@@ -13,4 +13,6 @@ def get_config():
   c.parts.transfer = False
   c.parts.benchmark = True
   c.parts.prototypes = True
+  c.full_max_steps = 200  # only for the features of the prototype experiment
+  c.num_seeds = 1
   return c

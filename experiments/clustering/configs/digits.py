@@ -24,7 +24,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict(dict(
       code_dim=10, hidden=(128, 128, 256), output_activation="sigmoid",
       critic_hidden=(128, 128), batch_size=128,
-      ae_steps=3000, ae_lr=1e-3,
+      ae_steps=2000, ae_lr=1e-3,
       gmm_covariance="full", gmm_iters=200, gmm_reg_covar=1e-4,
       critic_warmup_steps=200, adv_steps=400, adv_per_component=13, adv_lr=1e-4,
       critic_lr=1e-3, num_critic=3, gp_weight=10.0, concat=False, train_proportions=True,

@@ -25,8 +25,8 @@ def get_config() -> ml_collections.ConfigDict:
       run_diwac=True, diwac_loss="ovr_n", diwac_distill_steps=100, diwac_steps=100,
       diwac_lr=1e-3, diwac_num_critic=3))
   c.model_selection = ml_collections.ConfigDict(dict(
-      enabled=True, ks=(2, 3, 4, 5, 6), num_seeds=2, num_samples=300, num_batches=2,
-      model_overrides={"ae_steps": 1200, "critic_warmup_steps": 50, "adv_steps": 100,
+      enabled=True, ks=(2, 3, 4, 5, 6), num_seeds=1, num_samples=200, num_batches=2,
+      model_overrides={"ae_steps": 1200, "critic_warmup_steps": 50, "adv_steps": 60,
                        "adv_per_component": 16}))
   c.plots = True
   return c

@@ -36,10 +36,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.eta3 = 1.0
   c.epsilon = 0.1
   c.rho = 1.0
+  c.convention = "entropy"     # JUMBOT's unbalanced entropy reference (POT reg_type)
   c.num_iters = ml_collections.config_dict.placeholder(int)   # solver default when None
   c.dann_weight = 1.0
-  # wassml.ot.emd method of DeepJDOT: 'auto' = JAX auction on device (the library default);
-  # 'host' = scipy on the host (exact; the auction is ~100x slower than scipy on a 2-core CPU).
+  # wassml.ot.emd method of DeepJDOT: 'auto' = JAX auction on accelerators, scipy on the host
+  # on a CPU backend; 'auction' = always on device; 'host' = always scipy (the auction is ~100x
+  # slower than scipy on the shared 2-core CPU).
   c.exact_method = "auto"
   # Model selection without target labels: 'source_val' or 'reverse_val'.
   c.selection = "source_val"

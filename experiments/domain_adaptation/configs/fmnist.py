@@ -26,8 +26,8 @@ def get_config():
   c.dann_hidden = 128
   c.learning_rate = 1e-3
   c.per_class = 10             # batches of 100 source + 100 target
-  c.pretrain_steps = 300
-  c.steps = 300
+  c.pretrain_steps = 400
+  c.steps = 400
   c.eval_every = 50
   c.eta1 = 0.1
   c.eta2 = 0.1

@@ -65,4 +65,5 @@ def get_config() -> ml_collections.ConfigDict:
   c.cross_dataset.num_test_images = 3000
   c.cross_dataset.num_train_pairs = 50000
   c.cross_dataset.num_test_pairs = 5000
+  c.cross_dataset.max_seconds = 1e9  # wall-clock cap on each group's training
   return c

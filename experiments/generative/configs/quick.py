@@ -10,10 +10,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.losses = ("exact", "sinkhorn", "unbalanced", "sinkhorn_divergence", "sliced", "wgan_gp")
   c.num_train = 2000
   c.num_heldout = 500
-  c.num_steps = 300
-  c.batch_size = 128          # data samples per step (m of the minibatch estimator)
-  c.minibatch_size = 64       # m inside the step for exact/sinkhorn/unbalanced
-  c.num_minibatches = 4       # k
+  c.num_steps = 240
+  c.batch_size = 96           # data samples per step
+  c.minibatch_size = 48       # m inside the step for exact/sinkhorn/unbalanced
+  c.num_minibatches = 2       # k
   c.epsilon = 0.05
   c.rho = 1.0
   c.num_projections = 64
@@ -23,21 +23,27 @@ def get_config() -> ml_collections.ConfigDict:
   c.critic_hidden = (128, 128)
   c.critic_steps = 5
   c.gp_weight = 0.1
-  c.num_snapshots = 5
+  c.num_snapshots = 4
   # Theory figures (small).
   c.theory = ml_collections.ConfigDict()
   c.theory.plan_n = 16
   c.theory.plan_batch_sizes = (2, 4, 8)
-  c.theory.plan_num_batches = 2000
+  c.theory.plan_num_batches = 1000
   c.theory.deviation_n = 60
   c.theory.deviation_batch_sizes = (5, 10, 20)
-  c.theory.deviation_ks = (1, 4, 16, 64)
-  c.theory.deviation_reference_batches = 1000
-  c.theory.deviation_repeats = 10
+  c.theory.deviation_ks = (1, 4, 16)
+  c.theory.deviation_reference_batches = 500
+  c.theory.deviation_repeats = 8
   c.theory.bias_n = 32
   c.theory.bias_batch_sizes = (2, 4, 8, 16, 32)
-  c.theory.connections_num_batches = 300
-  # Fashion-MNIST part (off in quick).
-  c.fashion_mnist = False
+  c.theory.connections_num_batches = 200
+  # The (m, k) sweep over seeds (wassml.train.sweep), off in quick.
   c.sweep = False
+  c.sweep_cfg = ml_collections.ConfigDict()
+  c.sweep_cfg.loss = "sinkhorn"
+  c.sweep_cfg.target = "moons"
+  c.sweep_cfg.batch_sizes = (16, 64, 256)
+  c.sweep_cfg.num_batches = (1, 4, 16)
+  c.sweep_cfg.num_seeds = 3
+  c.sweep_cfg.num_steps = 500
   return c

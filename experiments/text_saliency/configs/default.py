@@ -23,7 +23,7 @@ def get_config():
   c.skipgram_negatives = 5
   c.skipgram_batch_size = 4096
   c.skipgram_learning_rate = 3e-3
-  # TextCNN.
+  # TextCNN (wassml.nn.TextCNN).
   c.embed_dim = 128
   c.num_filters = 512
   c.kernel_width = 3

@@ -73,10 +73,12 @@ def test_joint_ot_loss_is_sum_plan_times_cost_and_plan_has_no_gradient():
 
 
 # ----------------------------------------------------------------------------- solvers
-def test_deepjdot_uses_an_exact_plan_checked_against_emd_and_pot():
+@pytest.mark.parametrize("exact_method", ["auto", "auction", "host"])
+def test_deepjdot_uses_an_exact_plan_checked_against_emd_and_pot(exact_method):
   fs, ys, ft, lt = _toy_pair(jax.random.key(2), n=16, m=16)
-  out = jax.jit(lambda *a: da.joint_ot_loss(*a, solver=da.make_solver("deepjdot"),
-                                            eta1=0.1, eta2=0.1))(fs, ys, ft, lt)
+  solver = da.make_solver("deepjdot", exact_method=exact_method)
+  out = jax.jit(lambda *a: da.joint_ot_loss(*a, solver=solver, eta1=0.1, eta2=0.1))(
+      fs, ys, ft, lt)
   cost = np.asarray(out.cost, np.float64)
   ref = wot.emd(out.cost)
   np.testing.assert_allclose(out.plan, ref.plan, atol=1e-6)
@@ -97,6 +99,17 @@ def test_jumbot_plan_matches_pot_unbalanced_entropy_convention():
       np.full(n, 1 / n), np.full(m, 1 / m), np.asarray(out.cost, np.float64), 0.1, 1.0,
       reg_type="entropy", numItermax=2000, stopThr=1e-10)
   np.testing.assert_allclose(out.plan, ref, rtol=2e-3, atol=1e-6)
+
+
+def test_jumbot_kl_convention_matches_pot_kl():
+  fs, ys, ft, lt = _toy_pair(jax.random.key(14))
+  solver = da.make_solver("jumbot", epsilon=0.1, rho=0.5, num_iters=3000, convention="kl")
+  out = da.joint_ot_loss(fs, ys, ft, lt, solver=solver, eta1=0.1, eta2=0.1)
+  n, m = out.cost.shape
+  ref = pot.unbalanced.sinkhorn_knopp_unbalanced(
+      np.full(n, 1 / n), np.full(m, 1 / m), np.asarray(out.cost, np.float64), 0.1, 0.5,
+      reg_type="kl", numItermax=3000, stopThr=1e-10)
+  np.testing.assert_allclose(out.plan, ref, rtol=5e-3, atol=1e-7)
 
 
 def test_entropic_deepjdot_plan_is_balanced_sinkhorn():
@@ -188,7 +201,8 @@ def test_cost_and_plan_stay_on_device_in_the_jitted_step(method):
   batch = _moons_batch(jax.random.key(0), n=16)
   model = da.DAModel(_TinyNet(2))
   state = _state(jax.random.key(13), model, batch["xs"])
-  loss = da.make_da_loss(method, model.apply, epsilon=0.1, rho=1.0)
+  # DeepJDOT: the JAX auction ('auto' picks scipy on the host on a CPU backend, by design).
+  loss = da.make_da_loss(method, model.apply, epsilon=0.1, rho=1.0, exact_method="auction")
   jaxpr = str(jax.make_jaxpr(wtrain.make_step(loss))(state, batch, jax.random.key(0)))
   assert "callback" not in jaxpr
 
@@ -247,6 +261,8 @@ def test_bad_epsilon_for_entropic_deepjdot_and_unknown_method():
     da.make_solver("entropic_deepjdot", epsilon=0.0)
   with pytest.raises(ValueError, match="valid names"):
     da.make_da_step("jdot", lambda *a, **k: None)
+  with pytest.raises(ValueError, match="exact_method"):
+    da.make_solver("deepjdot", exact_method="lp")
 
 
 def test_source_and_target_with_different_feature_shapes_raise():

@@ -1,4 +1,4 @@
-"""Active-learning strategies, scores, prototypes and the pool loop on tiny data."""
+"""Active-learning strategies, scores, prototypes and the pool loop on tiny data (test_active_learning_loop)."""
 
 import itertools
 

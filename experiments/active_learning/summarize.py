@@ -1,0 +1,137 @@
+"""Summarises a (possibly partial, e.g. stopped) run's ``results.json``: AUCs, Table 4.2's form, targets, plot.
+
+Usage:
+
+  python -m experiments.active_learning.summarize --workdir=runs/al_mid [--merge=runs/al_mid_b] [--target_gap=0.01]
+
+It reads ``<workdir>/results.json`` (written after every finished strategy), adds the summary of
+the strategies present with :func:`experiments.active_learning.train.summarize_curves`, rewrites
+the file and ``learning_curves.png``. A run stopped before all strategies keeps ``"partial": true``.
+"""
+
+import json
+import pathlib
+
+from absl import app, flags
+
+from experiments.active_learning import train
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Run folder holding results.json.", required=True)
+flags.DEFINE_float("target_gap", 0.01, "Full-data accuracy minus this is the accuracy to reach.")
+flags.DEFINE_multi_string("merge", [], "Other run folders (same config but other strategies) whose curves "
+                          "are added where the main run lacks them.")
+
+
+def _fmt(v, nd=3):
+  if v is None:
+    return "—"
+  if isinstance(v, float):
+    return f"{v:.{nd}f}"
+  return str(v)
+
+
+def markdown_summary(results: dict) -> str:
+  """Markdown tables of whatever parts ``results`` holds (every number read from it)."""
+  out = []
+  if "curves" in results:
+    budget = max(max(c["num_labels"]) for c in results["curves"].values())
+    out.append(f"Full-data accuracy (pool of {results.get('pool_size')}, mean of seeds): "
+               f"{_fmt(results['full_data_accuracy'], 4)}; target = full-data - gap = {_fmt(results['target_accuracy'], 4)}.")
+    if results.get("partial"):
+      out.append("**Partial run**: only the strategies listed finished.")
+    out.append("")
+    out.append(f"### Table 4.2 form: annotations to reach the target, and accuracy at {budget} labels")
+    out.append("")
+    out.append("| strategy | # annotations | # labelled data (with adversarial / pseudo) | acc @ budget (mean ± std) | AUC |")
+    out.append("|---|---|---|---|---|")
+    for name in results["ranking_at_budget"]:
+      t = results["table_4_2"][name]
+      ann = t["annotations"] if t["reached"] else f"> {budget} (not reached)"
+      lab = t["labelled_data"] if t["reached"] else "—"
+      out.append(f"| {name} | {ann} | {lab} | {_fmt(t['accuracy_at_budget'])} ± {_fmt(t['accuracy_at_budget_std'])} "
+                 f"| {_fmt(results['auc'][name])} |")
+    out.append("")
+    out.append("### Learning curves (mean test accuracy over seeds)")
+    out.append("")
+    names = list(results["curves"])
+    n = results["curves"][names[0]]["num_labels"]
+    out.append("| labels | " + " | ".join(names) + " |")
+    out.append("|---" * (len(names) + 1) + "|")
+    for i, k in enumerate(n):
+      out.append(f"| {k} | " + " | ".join(_fmt(results["curves"][m]["accuracy_mean"][i]) for m in names) + " |")
+    out.append("")
+    if "targets" in results:
+      t = results["targets"]
+      out.append("### The issue's targets")
+      out.append("")
+      out.append(f"- DFAL needs >= 30% fewer labels than random to reach the target: "
+                 f"**{'reached' if t['dfal_at_least_30pct_fewer_labels_than_random'] else 'not reached'}** "
+                 f"(DFAL: {_fmt(t['dfal_labels'])}, random: {_fmt(t['random_labels'])}; — = not reached within the budget).")
+      out.append(f"- DFAL in the top 3 at the budget: **{'reached' if t['dfal_top3_at_budget'] else 'not reached'}** "
+                 f"(rank {t['dfal_rank_at_budget']} of {len(results['ranking_at_budget'])}).")
+      out.append("")
+  if "transfer" in results:
+    out.append("### Table 4.4 form: transfer (queries chosen with the loop's model, another model trained on them)")
+    out.append("")
+    out.append("| strategy | annotations | training-set size | accuracy (mean) | per seed |")
+    out.append("|---|---|---|---|---|")
+    for name, t in results["transfer"].items():
+      out.append(f"| {name} | {t['annotations']} | {t['training_set_size']} | {_fmt(t['accuracy_mean'])} "
+                 f"| {', '.join(_fmt(a) for a in t['accuracy_per_seed'])} |")
+    out.append("")
+  if "benchmark" in results:
+    out.append("### Table 4.3 form: seconds to select the queries (median), side by side in one process")
+    out.append("")
+    out.append("| labelled | unlabelled | queries | DFAL s | CORE-SET s | CORE-SET / DFAL |")
+    out.append("|---|---|---|---|---|---|")
+    for r in results["benchmark"]["rows"]:
+      out.append(f"| {r['labelled']} | {r['unlabelled']} | {r['num_queries']} | {_fmt(r['dfal_seconds_median'], 4)} "
+                 f"| {_fmt(r['coreset_seconds_median'], 4)} | {_fmt(r['coreset_over_dfal'], 2)} |")
+    out.append("")
+  if "prototypes" in results:
+    out.append("### Wasserstein prototypes: exact W_2(S_K, P) for K = 1..K_max")
+    out.append("")
+    for ds, r in results["prototypes"].items():
+      out.append(f"**{ds}** — greedy-exact below random at every K: **{r['exact_below_random_every_k']}**, "
+                 f"greedy-IPOT below random at every K: **{r['ipot_below_random_every_k']}**")
+      out.append("")
+      out.append("| K | " + " | ".join(("greedy_exact", "greedy_ipot", "greedy_sinkhorn", "mmd", "random")) + " |")
+      out.append("|---" * 6 + "|")
+      for i, k in enumerate(r["k"]):
+        out.append(f"| {k} | " + " | ".join(_fmt(r[m]["w"][i], 4) for m in
+                                            ("greedy_exact", "greedy_ipot", "greedy_sinkhorn", "mmd", "random")) + " |")
+      out.append("")
+  return "\n".join(out)
+
+
+def main(argv):
+  del argv
+  wd = pathlib.Path(FLAGS.workdir)
+  results = json.loads((wd / "results.json").read_text())
+  for other in FLAGS.merge:
+    extra = json.loads((pathlib.Path(other) / "results.json").read_text())
+    for name, curve in extra.get("curves", {}).items():
+      if name not in results["curves"]:
+        results["curves"][name] = {**curve, "merged_from": str(other)}
+    results.setdefault("merged_runs", []).append(
+        {"workdir": str(other), "full_data_accuracy": extra.get("full_data_accuracy"),
+         "partial": extra.get("partial", False), "strategies": list(extra.get("curves", {}))})
+  if "curves" not in results:  # a benchmark / prototypes run
+    (wd / "summary.md").write_text(markdown_summary(results) + "\n")
+    print((wd / "summary.md").read_text())
+    return
+  train.summarize_curves(results, FLAGS.target_gap)
+  cfg = results["config"]
+  train.plot_curves(results["curves"], results["full_data_accuracy"], results["target_accuracy"],
+                    wd / "learning_curves.png",
+                    f"{cfg['dataset']}, {cfg['model']}, {cfg['num_seeds']} seeds"
+                    + (" (partial)" if results.get("partial") else ""))
+  (wd / "results.json").write_text(json.dumps(results, indent=1))
+  (wd / "summary.md").write_text(markdown_summary(results) + "\n")
+  print(json.dumps({k: results[k] for k in ("table_4_2", "ranking_at_budget", "targets", "auc") if k in results},
+                   indent=1))
+
+
+if __name__ == "__main__":
+  app.run(main)
