@@ -43,7 +43,7 @@ demo: setup
 
 # Test suite (fast; paper-scale runs are marked slow and excluded).
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=25
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow -q

@@ -19,8 +19,39 @@ from experiments.active_learning import train
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder holding results.json.", required=True)
 flags.DEFINE_float("target_gap", 0.01, "Full-data accuracy minus this is the accuracy to reach.")
+flags.DEFINE_multi_string("loops_from", [], "Run folders whose UNFINISHED strategy loops (checkpointed "
+                          "rounds under <dir>/loops/<name>/checkpoints) are added as partial curves.")
 flags.DEFINE_multi_string("merge", [], "Other run folders (same config but other strategies) whose curves "
                           "are added where the main run lacks them.")
+
+
+def partial_curves(workdir: pathlib.Path, schedule) -> dict:
+  """Curves of stopped loops, read from their latest checkpoint (rounds not run are None)."""
+  import numpy as np  # noqa: PLC0415
+  import orbax.checkpoint as ocp  # noqa: PLC0415
+
+  out = {}
+  for d in sorted((workdir / "loops").glob("*/checkpoints")):
+    mgr = ocp.CheckpointManager(d.absolute())
+    steps = mgr.all_steps()
+    if not steps:
+      continue
+    st = mgr.restore(max(steps))["state"]
+    acc = np.asarray(st["accuracy"], float)
+    done = int(st["rounds_done"])
+    if done >= len(schedule):
+      continue  # finished loops come from results.json
+    mean = [float(np.mean(acc[:, i])) if i < done else None for i in range(len(schedule))]
+    std = [float(np.std(acc[:, i])) if i < done else None for i in range(len(schedule))]
+    out[d.parent.name] = {
+        "num_labels": list(schedule), "accuracy_per_seed": [[float(a) if i < done else None for i, a in enumerate(row)]
+                                                            for row in acc],
+        "accuracy_mean": mean, "accuracy_std": std,
+        "num_train_mean": [float(v) for v in np.asarray(st["num_train"]).mean(0)],
+        "query_seconds": [float(v) for v in st["query_seconds"]],
+        "rounds_done": done, "stopped": True, "from_checkpoint": str(d),
+    }
+  return out
 
 
 def _fmt(v, nd=3):
@@ -45,9 +76,11 @@ def markdown_summary(results: dict) -> str:
     out.append("")
     out.append("| strategy | # annotations | # labelled data (with adversarial / pseudo) | acc @ budget (mean ± std) | AUC |")
     out.append("|---|---|---|---|---|")
-    for name in results["ranking_at_budget"]:
+    order = results["ranking_at_budget"] + [k for k in results["table_4_2"] if k not in results["ranking_at_budget"]]
+    for name in order:
       t = results["table_4_2"][name]
-      ann = t["annotations"] if t["reached"] else f"> {budget} (not reached)"
+      reach = budget if t.get("rounds_done") is None else results["curves"][name]["num_labels"][t["rounds_done"] - 1]
+      ann = t["annotations"] if t["reached"] else f"> {reach} (not reached)"
       lab = t["labelled_data"] if t["reached"] else "—"
       out.append(f"| {name} | {ann} | {lab} | {_fmt(t['accuracy_at_budget'])} ± {_fmt(t['accuracy_at_budget_std'])} "
                  f"| {_fmt(results['auc'][name])} |")
@@ -60,6 +93,10 @@ def markdown_summary(results: dict) -> str:
     out.append("|---" * (len(names) + 1) + "|")
     for i, k in enumerate(n):
       out.append(f"| {k} | " + " | ".join(_fmt(results["curves"][m]["accuracy_mean"][i]) for m in names) + " |")
+    stopped = [m for m in names if results["curves"][m].get("stopped")]
+    if stopped:
+      out.append("")
+      out.append(f"Stopped before the budget (— = round not run): {', '.join(stopped)}.")
     out.append("")
     if "targets" in results:
       t = results["targets"]
@@ -121,6 +158,10 @@ def main(argv):
     (wd / "summary.md").write_text(markdown_summary(results) + "\n")
     print((wd / "summary.md").read_text())
     return
+  for other in FLAGS.loops_from:
+    for name, curve in partial_curves(pathlib.Path(other), results["config"]["schedule"]).items():
+      if name not in results["curves"]:
+        results["curves"][name] = curve
   train.summarize_curves(results, FLAGS.target_gap)
   cfg = results["config"]
   train.plot_curves(results["curves"], results["full_data_accuracy"], results["target_accuracy"],

@@ -129,7 +129,8 @@ def run_curves(config, workdir, x, y, xt, yt, module, on_strategy=None) -> dict:
 def plot_curves(curves, full_acc, target, path, title):
   fig, ax = plt.subplots(figsize=(7, 4.5))
   for name, c in curves.items():
-    m, s = np.asarray(c["accuracy_mean"]), np.asarray(c["accuracy_std"])
+    m = np.asarray([np.nan if a is None else a for a in c["accuracy_mean"]], float)
+    s = np.asarray([np.nan if a is None else a for a in c["accuracy_std"]], float)
     n = np.asarray(c["num_labels"])
     ax.plot(n, m, marker="o", ms=3, label=name, lw=2.2 if name == "dfal" else 1.2)
     ax.fill_between(n, m - s, m + s, alpha=0.12)
@@ -155,18 +156,25 @@ def summarize_curves(results: dict, target_gap: float) -> dict:
   table, aucs = {}, {}
   for name, c in curves.items():
     n = np.asarray(c["num_labels"])
-    acc = np.asarray(c["accuracy_mean"])
+    acc = np.asarray([np.nan if a is None else a for a in c["accuracy_mean"]], float)
+    done = int(np.sum(np.isfinite(acc)))
+    if done < len(n):  # a stopped loop: only its finished rounds
+      aucs[name] = None
+      table[name] = {**labels_to_reach(n[:done], acc[:done], np.asarray(c["num_train_mean"])[:done], target),
+                     "accuracy_at_budget": None, "accuracy_at_budget_std": None, "rounds_done": done}
+      continue
     aucs[name] = auc(n, acc)
     table[name] = {**labels_to_reach(n, acc, np.asarray(c["num_train_mean"]), target),
                    "accuracy_at_budget": c["accuracy_mean"][-1], "accuracy_at_budget_std": c["accuracy_std"][-1]}
-  ranking = sorted(table, key=lambda k: -table[k]["accuracy_at_budget"])
+  ranking = sorted((k for k in table if table[k]["accuracy_at_budget"] is not None),
+                   key=lambda k: -table[k]["accuracy_at_budget"])
   results["target_accuracy"] = target
   results["auc"] = aucs
   results["table_4_2"] = table
   results["ranking_at_budget"] = ranking
   for name in aucs:
     results[f"{name}_auc"] = aucs[name]
-  if "dfal" in table and "random" in table:
+  if "dfal" in ranking and "random" in ranking:
     d, r = table["dfal"]["annotations"], table["random"]["annotations"]
     results["targets"] = {
         "dfal_labels": d, "random_labels": r,

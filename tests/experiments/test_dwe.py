@@ -52,7 +52,7 @@ def test_paper_scale_pipeline_on_tiny_fashion_mnist(tmp_path):
   c.throughput.lp_pairs, c.throughput.wassml_pairs = 2, 1
   c.throughput.independent_pairs, c.throughput.pairwise_set_size = 20, 10
   c.barycenter_per_class = 5
-  c.neighbours.num_queries, c.neighbours.database_size = 1, 4
+  c.neighbours.num_queries, c.neighbours.database_size, c.neighbours.k = 1, 4, 2
   c.cross_dataset.num_train_images, c.cross_dataset.num_test_images = 100, 50
   c.cross_dataset.num_train_pairs, c.cross_dataset.num_test_pairs = 6, 4
   c.progress = False
