@@ -30,7 +30,11 @@ def collect(root: pathlib.Path = ROOT) -> str:
     rel = readme.parent.relative_to(root).as_posix()
     text = readme.read_text().strip()
     # Demote the run README's headings by one level under the section heading.
-    text = "\n".join("#" + line if line.startswith("#") else line for line in text.splitlines())
+    lines, fenced = [], False
+    for line in text.splitlines():
+      fenced ^= line.lstrip().startswith("```")
+      lines.append("#" + line if line.startswith("#") and not fenced else line)
+    text = "\n".join(lines)
     parts.append(f"\n## `{rel}`\n\nFiles: [`{rel}/`](../{rel}/)\n\n{text}\n")
   return "\n".join(parts)
 
