@@ -11,10 +11,10 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: setup data demo test test-slow bench docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
 # Offline real data shipped by Debian: Fashion-MNIST (IDX files) and the fortunes corpus (text).

@@ -26,10 +26,20 @@ import os
 import subprocess
 import sys
 
+import shutil
+
 if importlib.util.find_spec("wassml") is None:
   REPO = os.environ.get("WASSML_REPO", "https://github.com/wassml/wassml.git")
+  # The accelerator picks the jax build: a plain install would bring the CPU jaxlib.
+  if shutil.which("nvidia-smi"):
+    EXTRA = "[cuda12]"
+  elif (os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_ACCELERATOR_TYPE")
+        or os.path.exists("/dev/accel0")):
+    EXTRA = "[tpu]"
+  else:
+    EXTRA = ""
   subprocess.run(["git", "clone", "--depth", "1", REPO, "wassml"], check=True)
-  subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "wassml"], check=True)
+  subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "wassml" + EXTRA], check=True)
   os.chdir("wassml")
   sys.path.insert(0, os.getcwd())
 
