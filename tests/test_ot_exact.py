@@ -153,3 +153,118 @@ def test_no_retrace_on_new_values(method):
 def test_bad_input_raises(args, kwargs, match):
   with pytest.raises(ValueError, match=match):
     wot.emd(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------------
+# General weights: column generation with a dual certificate (wassml.ot.colgen).
+# ----------------------------------------------------------------------------
+from wassml.ot import colgen  # noqa: E402
+
+
+def _sparse_hist(rng, n, zero_frac=0.4):
+  h = rng.random(n) * (rng.random(n) > zero_frac)
+  h[rng.integers(n)] += 0.1  # at least one non-empty bin
+  return h / h.sum()
+
+
+def _grid_cost(side):
+  r, c = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+  pos = np.stack([r.ravel(), c.ravel()], 1).astype(np.float64)
+  return ot.dist(pos, pos)
+
+
+def _check_certificate(res, cost, a, b, ref):
+  """Primal feasibility, value, dual feasibility and complementary slackness."""
+  plan, f, g = np.asarray(res.plan), np.asarray(res.f), np.asarray(res.g)
+  scale = np.abs(cost).max()
+  np.testing.assert_allclose(float(res.cost), ref, rtol=1e-9, atol=1e-12 * scale)
+  assert plan.min() >= 0
+  np.testing.assert_allclose(plan.sum(1), a, atol=1e-9)
+  np.testing.assert_allclose(plan.sum(0), b, atol=1e-9)
+  reduced = cost - f[:, None] - g[None, :]
+  assert reduced.min() >= -1e-8 * scale  # dual feasible on every edge
+  assert np.all(np.abs(reduced[plan > 1e-12]) <= 1e-8 * scale)  # complementary slackness
+  np.testing.assert_allclose(f @ a + g @ b, ref, rtol=1e-8, atol=1e-12 * scale)
+  assert bool(res.converged)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_general_weights_histograms_with_zeros_match_pot(x64, seed):
+  rng = np.random.default_rng(seed)
+  cost = _grid_cost(7)  # 49 bins, squared-Euclidean grid cost in pixel units
+  a, b = _sparse_hist(rng, 49), _sparse_hist(rng, 49)
+  res = wot.emd(cost, a, b)
+  _check_certificate(res, cost, a, b, ot.emd2(a, b, cost))
+
+
+@pytest.mark.parametrize("n,m", [(30, 45), (50, 20), (1, 9), (9, 1)])
+def test_general_weights_random_rectangular_costs_match_pot(x64, n, m):
+  rng = np.random.default_rng(n + 100 * m)
+  cost = rng.random((n, m)) * 10.0  # continuous random costs: the optimal plan is unique
+  a, b = _sparse_hist(rng, n, 0.2), _sparse_hist(rng, m, 0.2)
+  res = wot.emd(cost, a, b)
+  _check_certificate(res, cost, a, b, ot.emd2(a, b, cost))
+  np.testing.assert_allclose(np.asarray(res.plan), ot.emd(a, b, cost), atol=1e-9)
+
+
+def test_column_generation_adds_missing_edges(x64):
+  # One cheapest edge per row/column and no dual warm start: the first restricted LP
+  # (those edges plus the north-west corner) misses optimal edges, so columns must be added.
+  rng = np.random.default_rng(7)
+  cost = _grid_cost(6)
+  a, b = _sparse_hist(rng, 36, 0.1), _sparse_hist(rng, 36, 0.1)
+  ref = ot.emd2(a, b, cost)
+  sol = colgen.solve_transport(cost, a, b, warm_start_iters=0, k=1, add_k=1)
+  assert sol.rounds > 1
+  assert sol.converged and sol.min_reduced_cost >= -1e-9 * cost.max()
+  np.testing.assert_allclose(sol.value, ref, rtol=1e-9)
+  # Stopped after the first round, the certificate fails and says so.
+  early = colgen.solve_transport(cost, a, b, warm_start_iters=0, k=1, add_k=1, max_rounds=1)
+  assert not early.converged and early.min_reduced_cost < -1e-9 * cost.max()
+  assert early.value > ref + 1e-9
+
+
+def test_north_west_corner_alone_is_a_feasible_start(x64):
+  rng = np.random.default_rng(8)
+  cost = rng.random((12, 17))
+  a, b = _sparse_hist(rng, 12, 0.0), _sparse_hist(rng, 17, 0.0)
+  rows, cols = colgen.northwest_corner(a, b)
+  assert len(rows) == 12 + 17 - 1
+  sol = colgen.solve_transport(cost, a, b, warm_start_iters=0, k=0, add_k=2)
+  assert sol.converged and sol.rounds > 1
+  np.testing.assert_allclose(sol.value, ot.emd2(a, b, cost), rtol=1e-9)
+
+
+def test_linprog_fallback_gives_same_result(x64, monkeypatch):
+  rng = np.random.default_rng(9)
+  cost = _grid_cost(5)
+  a, b = _sparse_hist(rng, 25), _sparse_hist(rng, 25)
+  ref = ot.emd2(a, b, cost)
+  monkeypatch.setattr(colgen, "_highs_core", None)
+  sol = colgen.solve_transport(cost, a, b, warm_start_iters=0, k=1, add_k=1)
+  assert sol.converged and sol.rounds > 1
+  np.testing.assert_allclose(sol.value, ref, rtol=1e-9)
+
+
+def test_dirac_and_float32_histograms():
+  cost = _grid_cost(4)
+  a = np.zeros(16)
+  a[0] = 1.0
+  b = np.zeros(16)
+  b[5] = 1.0
+  res = wot.emd(jnp.asarray(cost, jnp.float32), jnp.asarray(a, jnp.float32),
+                jnp.asarray(b, jnp.float32))
+  assert res.cost.dtype == jnp.float32
+  np.testing.assert_allclose(float(res.cost), 2.0, rtol=1e-6)  # (0,0) -> (1,1)
+  assert bool(res.converged)
+
+
+def test_general_weights_vmap_over_batch(x64):
+  rng = np.random.default_rng(10)
+  cost = _grid_cost(6)
+  A = np.stack([_sparse_hist(rng, 36) for _ in range(4)])
+  B = np.stack([_sparse_hist(rng, 36) for _ in range(4)])
+  out = jax.jit(jax.vmap(lambda a, b: wot.emd(cost, a, b)))(A, B)
+  for i in range(4):
+    np.testing.assert_allclose(float(out.cost[i]), ot.emd2(A[i], B[i], cost), rtol=1e-9)
+    assert bool(out.converged[i]) and int(out.num_iters[i]) >= 1
