@@ -84,3 +84,12 @@ def test_bad_input():
   with pytest.raises(ValueError, match="larger than the dataset"):
     fitting.fit(jax.random.key(0), state, np.zeros((10, 2), np.float32), step, num_steps=1,
                 batch_size=20, progress=False)
+
+
+def test_image_generator_outputs_flat_pixels_in_unit_interval():
+  from wassml.generative import ImageGenerator
+  gen = ImageGenerator(num_outputs=12, hidden=(8,))
+  params = gen.init(jax.random.key(0), jnp.zeros((1, 3)))
+  x = gen.apply(params, 10.0 * jax.random.normal(jax.random.key(1), (5, 3)))
+  assert x.shape == (5, 12)
+  assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0

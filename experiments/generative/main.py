@@ -2,6 +2,11 @@
 
   python -m experiments.generative.main \
       --config=experiments/generative/configs/quick.py --workdir=runs/generative
+  python -m experiments.generative.main \
+      --config=experiments/generative/configs/fmnist.py --workdir=runs/generative_fmnist
+
+(``train.train_and_evaluate`` runs the Fashion-MNIST generators of ``fmnist.py`` for a config with
+``experiment = "fmnist"``.)
 """
 
 from absl import app, flags

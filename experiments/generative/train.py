@@ -9,6 +9,9 @@
 2. The minibatch-OT theory figures (``wassml.generative.theory``).
 3. Optionally (``config.sweep``) a sweep over ``(m, k)``, each grid point's runs vmapped over
    seeds with ``wassml.train.sweep``.
+
+A config with ``experiment = "fmnist"`` (``configs/fmnist.py``) runs the Fashion-MNIST generators
+of :mod:`experiments.generative.fmnist` instead.
 """
 
 from __future__ import annotations
@@ -47,33 +50,50 @@ def load_target(name: str, split: str, num: int, seed: int) -> np.ndarray:
   return ((ds.x - mean) / std).astype(np.float32)
 
 
-def make_step(name: str, config: ml_collections.ConfigDict):
+def make_sampler(name: str, config: ml_collections.ConfigDict):
+  """``sampler(rng, state, num) -> [num, d]`` for the state of loss ``name``."""
+  if name == "wgan_gp":
+    return lambda rng, state, num: wgan.generate(rng, state, num, config.noise_dim)
+  return fitting.sample
+
+
+def make_step(name: str, config: ml_collections.ConfigDict, *, generator: Any = None,
+              data_dim: int = 2):
   """The fitting step of loss ``name`` (an OT loss, or ``'wgan_gp'``).
 
+  Args:
+    name: one of ``wassml.generative.losses.LOSSES`` or ``'wgan_gp'``.
+    config: the experiment config (optimiser, loss and critic settings).
+    generator: the generator module (default: ``wassml.nn.MLP(config.hidden)`` for 2-D data).
+    data_dim: ``d``, the dimension of the (flat) data samples.
+
   Returns:
-    ``(step, init, snapshot, batch_size)``: the pure step, ``init(rng) -> state``,
-    ``snapshot(rng, state) -> samples`` and the data samples the step takes.
+    ``(step, init, snapshot, batch_size)``: the pure step on a ``[batch_size, d]`` batch,
+    ``init(rng) -> state``, ``snapshot(rng, state) -> samples`` and the data samples the step
+    takes (``config.batch_size``, times ``config.critic_steps`` for WGAN-GP).
   """
-  tx = optax.adam(config.learning_rate)
-  gen = wnn.MLP(hidden=tuple(config.hidden), num_outputs=2)
+  gen = wnn.MLP(hidden=tuple(config.hidden), num_outputs=data_dim) if generator is None \
+      else generator
+  sampler = make_sampler(name, config)
+  snapshot = lambda rng, state: sampler(rng, state, config.num_heldout)
   if name == "wgan_gp":
     # The adversarial alternative through the same interface: a step on a [n_critic * B, d] batch.
     gan_step = wgan.make_wgan_step(latent_dim=config.noise_dim, n_critic=config.critic_steps,
                                    gp_weight=config.gp_weight)
     step = lambda state, batch, rng: gan_step(
         state, {"x": batch.reshape(config.critic_steps, -1, batch.shape[-1])}, rng)
+    lr = config.get("wgan_learning_rate", config.learning_rate)
     init = lambda rng: wgan.create_gan_state(
         rng, gen, wnn.Critic(hidden=tuple(config.critic_hidden)), latent_dim=config.noise_dim,
-        example_x=jnp.zeros((1, 2)), tx_generator=optax.adam(config.learning_rate, 0.5, 0.9),
-        tx_critic=optax.adam(config.learning_rate, 0.5, 0.9))
-    snapshot = lambda rng, state: wgan.generate(rng, state, config.num_heldout, config.noise_dim)
+        example_x=jnp.zeros((1, data_dim)), tx_generator=optax.adam(lr, 0.5, 0.9),
+        tx_critic=optax.adam(lr, 0.5, 0.9))
     return step, init, snapshot, config.batch_size * config.critic_steps
+  tx = optax.adam(config.learning_rate)
   loss_fn = losses.minibatch_loss(
       name, batch_size=config.minibatch_size, num_batches=config.num_minibatches,
       epsilon=config.epsilon, rho=config.rho, num_projections=config.num_projections)
   step = fitting.make_ot_fitting_step(loss_fn)
   init = lambda rng: fitting.create_generator_state(rng, gen, config.noise_dim, tx)
-  snapshot = lambda rng, state: fitting.sample(rng, state, config.num_heldout)
   return step, init, snapshot, config.batch_size
 
 
@@ -132,6 +152,9 @@ def theory_figures(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Runs the generative experiment and writes ``results.json`` and figures into ``workdir``."""
+  if config.get("experiment", "2d") == "fmnist":
+    from experiments.generative import fmnist  # pylint: disable=import-outside-toplevel
+    return fmnist.train_and_evaluate(config, workdir)
   out = pathlib.Path(workdir)
   out.mkdir(parents=True, exist_ok=True)
   results: dict[str, Any] = {}
