@@ -166,8 +166,8 @@ class _RestrictedLP:
       h = _highs_core._Highs()
       for name, val in (("output_flag", False), ("presolve", "off"),
                         ("simplex_strategy", 4),  # primal: the basis stays feasible
-                        ("primal_feasibility_tolerance", tol),
-                        ("dual_feasibility_tolerance", tol)):
+                        ("primal_feasibility_tolerance", 0.1 * tol),
+                        ("dual_feasibility_tolerance", 0.1 * tol)):
         h.setOptionValue(name, val)
       nr = len(self.rhs)
       h.addRows(nr, self.rhs, self.rhs, 0, np.zeros(nr, np.int32), np.zeros(0, np.int32),
@@ -205,8 +205,8 @@ class _RestrictedLP:
       keep = r < n + m - 1
       A = sp.csc_matrix((np.ones(keep.sum()), (r[keep], c[keep])), shape=(n + m - 1, k))
       res = linprog(self.cost[self.rows, self.cols], A_eq=A, b_eq=self.rhs, bounds=(0, None),
-                    method="highs-ds", options={"primal_feasibility_tolerance": self.tol,
-                                                "dual_feasibility_tolerance": self.tol})
+                    method="highs-ds", options={"primal_feasibility_tolerance": 0.1 * self.tol,
+                                                "dual_feasibility_tolerance": 0.1 * self.tol})
       ok = res.status == 0
       if not ok:
         return None, None, None, False
@@ -232,8 +232,8 @@ def solve_transport(cost, a, b, f0=None, g0=None, *, warm_start_iters: int = 20,
       smallest cost without duals).
     add_k: edges added per row and per column in each round (most negative
       reduced costs only).
-    tol: optimality tolerance on reduced costs, relative to ``max |C|`` (also
-      the LP's feasibility tolerances).
+    tol: optimality tolerance on reduced costs, relative to ``max |C|`` (the
+      LP's own feasibility tolerances are ``tol / 10``, absolute).
     max_rounds: safety bound on LP solves (``converged=False`` beyond it).
 
   Returns:
