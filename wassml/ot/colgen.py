@@ -215,7 +215,7 @@ class _RestrictedLP:
 
 
 def solve_transport(cost, a, b, f0=None, g0=None, *, warm_start_iters: int = 20, k: int = 5,
-                    add_k: int = 3, tol: float = 1e-9, max_rounds: int = 1000
+                    add_k: int = 3, tol: float = 1e-10, max_rounds: int = 1000
                     ) -> TransportSolution:
   """Exact transportation LP by column generation (see module docstring).
 

@@ -21,7 +21,7 @@ from experiments.dwe.configs import fmnist_mid
 def get_config():
   c = fmnist_mid.get_config()
   c.num_train_pairs = 30000  # upper bound (see docstring)
-  c.num_test_pairs = 2000
+  c.num_test_pairs = 1000
   c.pairs.solver = "wassml"
   c.pairs.batch_size = 50
   c.pairs.chunk_size = 1000
@@ -31,5 +31,6 @@ def get_config():
   c.train.max_seconds = 1800.0
   c.throughput.lp_pairs = 100
   c.throughput.wassml_pairs = 100
+  c.neighbours.database_size = 30
   c.cross_dataset.enabled = False
   return c
