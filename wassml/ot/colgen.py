@@ -205,8 +205,9 @@ class _RestrictedLP:
       keep = r < n + m - 1
       A = sp.csc_matrix((np.ones(keep.sum()), (r[keep], c[keep])), shape=(n + m - 1, k))
       res = linprog(self.cost[self.rows, self.cols], A_eq=A, b_eq=self.rhs, bounds=(0, None),
-                    method="highs-ds", options={"primal_feasibility_tolerance": 0.1 * self.tol,
-                                                "dual_feasibility_tolerance": 0.1 * self.tol})
+                    method="highs-ds", options={  # linprog accepts tolerances >= 1e-10
+                        "primal_feasibility_tolerance": max(0.1 * self.tol, 1e-10),
+                        "dual_feasibility_tolerance": max(0.1 * self.tol, 1e-10)})
       ok = res.status == 0
       if not ok:
         return None, None, None, False
