@@ -268,3 +268,17 @@ def test_general_weights_vmap_over_batch(x64):
   for i in range(4):
     np.testing.assert_allclose(float(out.cost[i]), ot.emd2(A[i], B[i], cost), rtol=1e-9)
     assert bool(out.converged[i]) and int(out.num_iters[i]) >= 1
+
+
+def test_general_weights_exact_marginals_with_small_weights(x64):
+  # 196 bins of mass ~5e-3: the LP's absolute feasibility tolerances must not leak into the
+  # plan (masses are rescaled inside), so marginals and value are exact to float64 rounding.
+  rng = np.random.default_rng(11)
+  cost = _grid_cost(14)
+  for _ in range(3):
+    a, b = _sparse_hist(rng, 196, 0.3), _sparse_hist(rng, 196, 0.3)
+    res = wot.emd(cost, a, b)
+    plan = np.asarray(res.plan)
+    assert np.abs(plan.sum(1) - a).max() < 1e-14 and np.abs(plan.sum(0) - b).max() < 1e-14
+    np.testing.assert_allclose(float(res.cost), ot.emd2(a, b, cost), rtol=1e-12)
+    assert bool(res.converged)

@@ -21,9 +21,10 @@ small candidate edge set and grows it until the duals certify optimality:
    added and the LP is re-solved from the previous basis (warm start).
 4. It stops when no edge has reduced cost below ``-tol``: then ``(u, v)`` is
    dual feasible for the full problem and complementary to the restricted
-   optimum, so the plan is optimal for the full problem (LP duality). This is
-   the certificate behind ``converged=True``; the number of LP solves is
-   reported as ``rounds``.
+   optimum, so the plan is optimal for the full problem (LP duality). This
+   check, with the plan's non-negativity and marginals (checked too), is the
+   certificate behind ``converged=True``; the number of LP solves is reported
+   as ``rounds``.
 
 HiGHS is scipy's vendored copy (``scipy.optimize._highspy``), used directly so
 that columns can be added and the LP re-solved from its last basis; if that
@@ -157,18 +158,22 @@ class _RestrictedLP:
 
   def __init__(self, cost, a, b, tol):
     self.cost, self.n, self.m = cost, len(a), len(b)
-    self.rhs = np.concatenate([a, b[:-1]])
+    # Masses are scaled so that the largest weight is 1: HiGHS's absolute feasibility
+    # tolerances (>= 1e-10) then stay tiny relative to the weights. Duals are unaffected.
+    self.mass_scale = 1.0 / max(float(a.max()), float(b.max()))
+    self.rhs = np.concatenate([a, b[:-1]]) * self.mass_scale
     self.rows = np.zeros(0, np.int64)
     self.cols = np.zeros(0, np.int64)
-    self.tol = tol
+    self.tol = max(0.1 * tol, 1e-10)  # HiGHS rejects feasibility tolerances below 1e-10
     self.h = None
     if _highs_core is not None:
       h = _highs_core._Highs()
       for name, val in (("output_flag", False), ("presolve", "off"),
                         ("simplex_strategy", 4),  # primal: the basis stays feasible
-                        ("primal_feasibility_tolerance", 0.1 * tol),
-                        ("dual_feasibility_tolerance", 0.1 * tol)):
-        h.setOptionValue(name, val)
+                        ("primal_feasibility_tolerance", self.tol),
+                        ("dual_feasibility_tolerance", self.tol)):
+        if h.setOptionValue(name, val) != _highs_core.HighsStatus.kOk:
+          raise RuntimeError(f"HiGHS rejected option {name}={val!r}.")
       nr = len(self.rhs)
       h.addRows(nr, self.rhs, self.rhs, 0, np.zeros(nr, np.int32), np.zeros(0, np.int32),
                 np.zeros(0))
@@ -205,14 +210,13 @@ class _RestrictedLP:
       keep = r < n + m - 1
       A = sp.csc_matrix((np.ones(keep.sum()), (r[keep], c[keep])), shape=(n + m - 1, k))
       res = linprog(self.cost[self.rows, self.cols], A_eq=A, b_eq=self.rhs, bounds=(0, None),
-                    method="highs-ds", options={  # linprog accepts tolerances >= 1e-10
-                        "primal_feasibility_tolerance": max(0.1 * self.tol, 1e-10),
-                        "dual_feasibility_tolerance": max(0.1 * self.tol, 1e-10)})
+                    method="highs-ds", options={"primal_feasibility_tolerance": self.tol,
+                                                "dual_feasibility_tolerance": self.tol})
       ok = res.status == 0
       if not ok:
         return None, None, None, False
       x, y = res.x, res.eqlin.marginals
-    return x, y[:n], np.concatenate([y[n:], [0.0]]), bool(ok)
+    return x / self.mass_scale, y[:n], np.concatenate([y[n:], [0.0]]), bool(ok)
 
 
 def solve_transport(cost, a, b, f0=None, g0=None, *, warm_start_iters: int = 20, k: int = 5,
@@ -233,8 +237,10 @@ def solve_transport(cost, a, b, f0=None, g0=None, *, warm_start_iters: int = 20,
       smallest cost without duals).
     add_k: edges added per row and per column in each round (most negative
       reduced costs only).
-    tol: optimality tolerance on reduced costs, relative to ``max |C|`` (the
-      LP's own feasibility tolerances are ``tol / 10``, absolute).
+    tol: optimality tolerance on reduced costs, relative to ``max |C|``, and on
+      the plan's marginals and sign, relative to the largest weight (the LP's
+      own feasibility tolerances are ``max(tol / 10, 1e-10)`` on masses scaled
+      to a largest weight of 1).
     max_rounds: safety bound on LP solves (``converged=False`` beyond it).
 
   Returns:
@@ -291,8 +297,13 @@ def solve_transport(cost, a, b, f0=None, g0=None, *, warm_start_iters: int = 20,
     nan = np.full((n, m), np.nan)
     return TransportSolution(nan, np.zeros(n), np.zeros(m), float("nan"), False, rounds,
                              int(in_set.sum()), float("nan"))
+  wmax = max(float(ar.max()), float(br.max()))
   plan_r = np.zeros((nr, mr))
-  np.add.at(plan_r, (lp.rows, lp.cols), np.maximum(x, 0.0))
+  np.add.at(plan_r, (lp.rows, lp.cols), x)
+  primal_ok = bool(plan_r.min() >= -tol * wmax
+                   and np.abs(plan_r.sum(1) - ar).max() <= tol * wmax
+                   and np.abs(plan_r.sum(0) - br).max() <= tol * wmax)
+  plan_r = np.maximum(plan_r, 0.0)
   plan = np.zeros((n, m))
   plan[np.ix_(ia, ib)] = plan_r
   # Duals of the dropped (zero-mass) rows/columns: the largest values keeping
@@ -307,6 +318,6 @@ def solve_transport(cost, a, b, f0=None, g0=None, *, warm_start_iters: int = 20,
   if zr.size:
     f[zr] = np.min(cost[zr] - g[None, :], axis=1)
   red_all = float(np.min(cost - f[:, None] - g[None, :]))
-  converged = bool(ok and red_min >= -abs_tol and red_all >= -abs_tol)
+  converged = bool(ok and primal_ok and red_min >= -abs_tol and red_all >= -abs_tol)
   return TransportSolution(plan, f, g, float(np.sum(plan * cost)), converged, rounds,
                            int(in_set.sum()), red_all)
