@@ -144,6 +144,10 @@ def bench_readme(res, command: str, notes: str) -> str:
           f"- wassml vs POT plan, relative L1 difference: "
           f"{res['plan_relative_l1_error_wassml_vs_pot']:.2e}.",
           "- GPU: none available in this session; no GPU figure recorded."]
+  if "max_possible_speedup_vs_pot_callback" in res:
+    out += [f"- Upper bound on any gain from the solver (`pot_callback` / `free_plan`, the same step "
+            f"with a constant plan and no solver): "
+            f"{res['max_possible_speedup_vs_pot_callback']:.2f}x."]
   if notes:
     out += ["", "## Notes", "", notes]
   return "\n".join(out) + "\n"
