@@ -282,3 +282,14 @@ def test_general_weights_exact_marginals_with_small_weights(x64):
     assert np.abs(plan.sum(1) - a).max() < 1e-14 and np.abs(plan.sum(0) - b).max() < 1e-14
     np.testing.assert_allclose(float(res.cost), ot.emd2(a, b, cost), rtol=1e-12)
     assert bool(res.converged)
+
+
+@pytest.mark.parametrize("cost,a,b,match", [
+    (np.ones((2, 3)), np.ones(3) / 3, np.ones(3) / 3, "shapes"),
+    (np.array([[0.0, np.nan], [1.0, 0.0]]), np.ones(2) / 2, np.ones(2) / 2, "finite"),
+    (np.ones((2, 2)), np.array([1.5, -0.5]), np.ones(2) / 2, "non-negative"),
+    (np.ones((2, 2)), np.zeros(2), np.ones(2) / 2, "positive mass"),
+])
+def test_solve_transport_bad_input(cost, a, b, match):
+  with pytest.raises(ValueError, match=match):
+    colgen.solve_transport(cost, a, b)

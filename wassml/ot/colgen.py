@@ -245,10 +245,22 @@ def solve_transport(cost, a, b, f0=None, g0=None, *, warm_start_iters: int = 20,
 
   Returns:
     A :class:`TransportSolution` on the full (unreduced) problem.
+
+  Raises:
+    ValueError: on shapes that do not match, non-finite costs, or weights that
+      are negative, non-finite or of zero total mass.
   """
   cost = np.asarray(cost, np.float64)
   a = np.asarray(a, np.float64)
   b = np.asarray(b, np.float64)
+  if cost.ndim != 2 or a.shape != (cost.shape[0],) or b.shape != (cost.shape[1],):
+    raise ValueError(f"need cost [n, m], a [n], b [m]; got shapes {cost.shape}, {a.shape}, "
+                     f"{b.shape}.")
+  if not np.all(np.isfinite(cost)):
+    raise ValueError("cost must be finite.")
+  for name, w in (("a", a), ("b", b)):
+    if not np.all(np.isfinite(w)) or w.min() < 0 or w.sum() <= 0:
+      raise ValueError(f"{name} must be finite and non-negative with positive mass.")
   n, m = cost.shape
   a = a / a.sum()
   b = b / b.sum()
