@@ -4,9 +4,10 @@ The thesis trains on MNIST pairs with the same network and settings (lambda 10, 
 Adam, batch 100, early stopping with patience 3) and reports MSE 0.40, relative MSE 0.002 and
 correlation 0.996; the targets here are correlation >= 0.99 and relative MSE <= 0.005.
 
-``pairs.solver='wassml'`` computes the targets with ``wassml.ot.emd`` as the issue asks; its
-general-weights path is a host LP that takes seconds per 28x28 pair on a CPU, so 110k pairs take
-days there: pass ``--config.pairs.solver=pot`` for POT's network simplex (~50 pairs/s/core).
+``pairs.solver='wassml'`` computes the targets with ``wassml.ot.emd`` as the issue asks (its
+general-weights path: exact column generation with HiGHS, a few times slower than POT's network
+simplex on 28x28 pairs, see ``experiments/bench_ot/results/histograms``), so 110k pairs take
+several hours of one CPU core; ``--config.pairs.solver=pot`` uses POT's ``ot.emd2`` instead.
 Chunks are checkpointed under ``<workdir>/pairs_*``, so an interrupted generation resumes.
 
   python -m experiments.dwe.main --config=experiments/dwe/configs/default.py \\

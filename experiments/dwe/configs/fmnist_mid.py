@@ -2,7 +2,8 @@
 
 Sized for a 2-core CPU shared with ~8 other jobs (load ~20), in about an hour. Targets come from POT's network simplex
 (``pairs.solver='pot'``) because ``wassml.ot.emd``'s general-weights path (a HiGHS LP on the host)
-takes seconds per 28x28 pair here; ``pairs.parity_pairs`` held-out pairs are solved by both and
+took seconds per 28x28 pair here at the time (it is now column generation, see
+``fmnist.py``); ``pairs.parity_pairs`` held-out pairs are solved by both and
 compared in ``results.json``.
 
   python -m experiments.dwe.main --config=experiments/dwe/configs/fmnist_mid.py \\
