@@ -11,7 +11,8 @@
    seeds with ``wassml.train.sweep``.
 
 A config with ``experiment = "fmnist"`` (``configs/fmnist.py``) runs the Fashion-MNIST generators
-of :mod:`experiments.generative.fmnist` instead.
+of :mod:`experiments.generative.fmnist` instead, and one with ``experiment = "sweep"``
+(``configs/sweep.py``) runs only the ``(m, k)`` sweep.
 """
 
 from __future__ import annotations
@@ -158,6 +159,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   out = pathlib.Path(workdir)
   out.mkdir(parents=True, exist_ok=True)
   results: dict[str, Any] = {}
+  if config.get("experiment", "2d") == "sweep":  # configs/sweep.py: only the (m, k) sweep
+    from experiments.generative import sweep  # pylint: disable=import-outside-toplevel
+    t0 = time.perf_counter()
+    results["sweep"] = sweep.run(config, out)
+    results["wall_time_s"] = time.perf_counter() - t0
+    results["config"] = config.to_dict()
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    return results
   results.update(fit_2d(config, out))
   results["theory"] = theory_figures(config, out)
   if config.get("sweep", False):

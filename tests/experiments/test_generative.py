@@ -39,6 +39,7 @@ def _tiny_fmnist_config():
   c.log_every = 2
   c.grid_size = 16
   c.timing_steps = 2
+  c.timing_rounds = 1
   c.noise_dim = 8
   c.hidden = (32,)
   c.critic_hidden = (32,)
@@ -70,6 +71,7 @@ def test_fmnist_pipeline_runs_scores_and_resumes(tmp_path):
     assert 0 < ref < run["untrained_fid_like"], (name, ref, run["untrained_fid_like"])
     assert results["seconds_per_step"][name] > 0
     assert (tmp_path / f"samples_{name}.png").stat().st_size > 1000
+  assert "| wgan_gp, trained | 4 |" in (tmp_path / "tables.md").read_text()
   for png in ("samples_real_test.png", "samples_untrained.png", "fid_like.png", "step_time.png"):
     assert (tmp_path / png).stat().st_size > 1000
 

@@ -41,7 +41,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.checkpoint_every = 500
   c.log_every = 100
   c.grid_size = 100                # images per sample grid (a square number)
-  c.timing_steps = 30
+  c.timing_steps = 30              # steps per timing round (after training, compiled)
+  c.timing_rounds = 3              # interleaved rounds; the minimum is reported
   # Feature classifier: the supervised example's SmallCNN, fewer epochs.
   cls = supervised_default.get_config()
   cls.unlock()
