@@ -4,9 +4,23 @@ DeepFool alternates a linearisation of the classifier's logits around the curren
 onto the closest linearised decision boundary. It is the scoring engine of DFAL (Ducoffe thesis,
 ch. 4): the norm of the perturbation estimates the distance of an input to the decision boundary.
 
-The attack is written for ONE example (a function of ``x: [*input_shape]``) and is vmapped at the
-call site; the loop has a fixed number of iterations (masked once the label has flipped) so that it
-jit-compiles and vmaps.
+One linearisation step (:func:`_linearised_step`) is written for ONE example and vmapped.
+:func:`deepfool` runs it in a ``while_loop`` for one example; :func:`deepfool_batch` runs it over a
+batch with the examples that are still unflipped **compacted** into fixed-size, padded chunks: each
+example costs its own number of steps (DeepFool usually flips a label in 1-5 steps; the
+``max_iters`` cap is only paid by the examples that need it), and a single compiled program per
+``(logits_fn, chunk_size, input shape)`` serves every call, whatever the number of examples. The
+compiled programs are cached on ``logits_fn`` (a static, hashable argument) with the weights passed
+as data, so a new round's weights of the same model reuse them
+(:func:`wassml.active_learning.classifier.example_logits_fn` builds one such function per module).
+
+Semantics (identical in both drivers): at each step, with ``k0 = argmax f(x)``, ``w_k = grad f_k -
+grad f_k0`` and ``f'_k = f_k - f_k0`` at ``x + (1 + overshoot) r``, the closest linearised boundary is
+``l = argmin_{k != k0} |f'_k| / ||w_k||`` and ``r <- r + (|f'_l| + step_eps) / ||w_l||^2 w_l``. An
+example stops as soon as ``argmax f(x + (1 + overshoot) r) != k0`` or after ``max_iters`` steps. A
+step that leaves ``r`` unchanged (a zero gradient, e.g. dead ReLUs) is a fixed point: every later
+step would repeat it, so the example stops there and reports ``num_iters = max_iters`` (the count the
+fixed-trip loop would give) without computing them.
 """
 
 from __future__ import annotations
@@ -17,6 +31,7 @@ from typing import Callable
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 __all__ = ["DeepFoolResult", "deepfool", "deepfool_batch"]
@@ -46,6 +61,77 @@ class DeepFoolResult:
   num_iters: jax.Array
 
 
+def _check_settings(max_iters: int, chunk_size: int = 1) -> None:
+  if int(max_iters) < 1:
+    raise ValueError(f"deepfool: max_iters must be >= 1, got {max_iters}")
+  if int(chunk_size) < 1:
+    raise ValueError(f"deepfool_batch: chunk_size must be >= 1, got {chunk_size}")
+
+
+def _linearised_step(logits_fn, params, x, r, k0, n, overshoot, step_eps):
+  """One DeepFool step of ONE example from ``x + (1 + overshoot) r``.
+
+  Args:
+    logits_fn: ``logits_fn(params, x_one) -> [K]``.
+    params: weights.
+    x: ``[*input_shape]`` the clean input.
+    r: ``[*input_shape]`` the perturbation so far.
+    k0: scalar int, the original label (ignored when ``n == 0``: then it is read off the logits at
+      ``x``, which this step evaluates anyway).
+    n: scalar int, steps taken so far.
+    overshoot, step_eps: see :func:`deepfool`.
+
+  Returns:
+    ``(r_new, logits at x + (1 + overshoot) r_new [K], k0)``.
+  """
+  f_of = lambda z: logits_fn(params, z)  # noqa: E731
+  xi = x + (1.0 + overshoot) * r
+  f, pull = jax.vjp(f_of, xi)
+  if f.ndim != 1 or f.shape[0] < 2:
+    raise ValueError(f"deepfool: logits_fn must return logits of shape [K >= 2] for one example, got {f.shape}")
+  num_classes = f.shape[0]
+  k0 = jnp.where(n == 0, jnp.argmax(f), k0).astype(jnp.int32)
+  (jac,) = jax.vmap(pull)(jnp.eye(num_classes, dtype=f.dtype))  # the reverse-mode Jacobian, [K, *input_shape]
+  jac = jac.reshape(num_classes, -1)  # [K, d]
+  w = jac - jac[k0]
+  fp = f - f[k0]
+  w_norm = jnp.linalg.norm(w, axis=1) + 1e-12
+  dist = jnp.abs(fp) / w_norm
+  dist = jnp.where(jnp.arange(num_classes) == k0, jnp.inf, dist)
+  l = jnp.argmin(dist)
+  r_i = ((jnp.abs(fp[l]) + step_eps) / w_norm[l] ** 2) * w[l]
+  r_new = r + r_i.reshape(x.shape)
+  return r_new, f_of(x + (1.0 + overshoot) * r_new), k0
+
+
+def _advance(logits_fn, params, x, r, k0, n, max_iters, overshoot, step_eps):
+  """A step of ONE unfinished example and its bookkeeping: ``(r, logits, k0, n, done)``."""
+  r_new, f_new, k0 = _linearised_step(logits_fn, params, x, r, k0, n, overshoot, step_eps)
+  fixed_point = jnp.all(r_new == r)  # later steps would all repeat this one
+  n_new = jnp.where(fixed_point, max_iters, n + 1).astype(jnp.int32)
+  done = (jnp.argmax(f_new) != k0) | (n_new >= max_iters)
+  return r_new, f_new, k0, n_new, done
+
+
+def _result(x, r, logits, k0, n, overshoot, xp=jnp) -> DeepFoolResult:
+  """The result from the final state (``logits`` are those at ``x + (1 + overshoot) r``).
+
+  ``xp``: ``jnp`` inside a traced function, ``np`` on the host (no per-shape compilation).
+  """
+  r_tot = xp.float32(1.0 + overshoot) * r
+  adv_label = xp.argmax(logits, axis=-1)
+  batch_shape = logits.shape[:-1]
+  return DeepFoolResult(
+      perturbation=r,
+      norm=xp.linalg.norm(r_tot.reshape(batch_shape + (-1,)), axis=-1),
+      adversarial=x + r_tot,
+      original_label=k0,
+      adversarial_label=adv_label,
+      flipped=adv_label != k0,
+      num_iters=n,
+  )
+
+
 @functools.partial(jax.jit, static_argnames=("logits_fn", "max_iters", "overshoot", "step_eps"))
 def deepfool(
     logits_fn: Callable[[object, jax.Array], jax.Array],
@@ -56,14 +142,14 @@ def deepfool(
     overshoot: float = 0.0,
     step_eps: float = 1e-4,
 ) -> DeepFoolResult:
-  """Multi-class DeepFool on the logits of one example.
+  """Multi-class DeepFool on the logits of one example (a ``while_loop`` that stops once flipped).
 
   At each step, with ``k0`` the original label, ``w_k = grad f_k - grad f_k0`` and
   ``f'_k = f_k - f_k0``, the closest linearised boundary is ``l = argmin_{k != k0} |f'_k|/||w_k||``
-  and the step is ``r_i = (|f'_l| + step_eps) / ||w_l||^2 w_l``. It stops (by masking) as soon as
+  and the step is ``r_i = (|f'_l| + step_eps) / ||w_l||^2 w_l``. It stops as soon as
   ``argmax f(x + (1 + overshoot) r) != k0`` or after ``max_iters`` steps. For an affine classifier
   the first step lands on the closest boundary: ``||r|| = min_k |f'_k| / ||w_k||`` (up to
-  ``step_eps / ||w_l||``).
+  ``step_eps / ||w_l||``). Vmappable; for many examples prefer :func:`deepfool_batch`.
 
   Args:
     logits_fn: ``logits_fn(params, x)`` maps one input ``[*input_shape]`` to logits ``[K]``
@@ -71,55 +157,38 @@ def deepfool(
       weights (``params``) reuse the compiled attack.
     params: the pytree of weights passed to ``logits_fn``.
     x: ``[*input_shape]`` the input.
-    max_iters: the most linearisation steps (10 in the thesis).
+    max_iters: the most linearisation steps (10 in the thesis), ``>= 1``.
     overshoot: the final push past the boundary (0 in the thesis; 0.02 in the original paper).
     step_eps: added to each step's distance so that the point crosses the boundary (the original
       implementation uses 1e-4).
 
   Returns:
     A :class:`DeepFoolResult`.
+
+  Raises:
+    ValueError: ``max_iters < 1`` or logits that are not ``[K >= 2]``.
   """
+  _check_settings(max_iters)
   x = jnp.asarray(x, jnp.float32)
-  f_of = lambda z: logits_fn(params, z)
-  logits0 = f_of(x)
-  if logits0.ndim != 1 or logits0.shape[0] < 2:
-    raise ValueError(f"deepfool: logits_fn must return logits of shape [K >= 2] for one example, got {logits0.shape}")
-  num_classes = logits0.shape[0]
-  k0 = jnp.argmax(logits0)
-  jac_fn = jax.jacrev(f_of)
+  adv = functools.partial(_advance, logits_fn, params, x, max_iters=max_iters, overshoot=overshoot,
+                          step_eps=step_eps)
 
-  def body(_, carry):
-    r, active, n_iter = carry
-    xi = x + (1.0 + overshoot) * r
-    f = f_of(xi)
-    jac = jac_fn(xi).reshape(num_classes, -1)  # [K, d]
-    w = jac - jac[k0]
-    fp = f - f[k0]
-    w_norm = jnp.linalg.norm(w, axis=1) + 1e-12
-    dist = jnp.abs(fp) / w_norm
-    dist = jnp.where(jnp.arange(num_classes) == k0, jnp.inf, dist)
-    l = jnp.argmin(dist)
-    r_i = ((jnp.abs(fp[l]) + step_eps) / w_norm[l] ** 2) * w[l]
-    still = active & (jnp.argmax(f) == k0)
-    r_new = jnp.where(still, r + r_i.reshape(x.shape), r)
-    n_new = n_iter + still.astype(jnp.int32)
-    # re-check after the step: masked out for the next iterations once flipped
-    return r_new, still, n_new
+  def body(carry):
+    r, _, k0, n, _ = carry
+    return adv(r, k0, n)
 
-  r0 = jnp.zeros_like(x)
-  r, _, n_iter = jax.lax.fori_loop(0, max_iters, body, (r0, jnp.array(True), jnp.array(0, jnp.int32)))
-  r_tot = (1.0 + overshoot) * r
-  x_adv = x + r_tot
-  adv_label = jnp.argmax(f_of(x_adv))
-  return DeepFoolResult(
-      perturbation=r,
-      norm=jnp.linalg.norm(r_tot.reshape(-1)),
-      adversarial=x_adv,
-      original_label=k0,
-      adversarial_label=adv_label,
-      flipped=adv_label != k0,
-      num_iters=n_iter,
-  )
+  f_shape = jax.eval_shape(logits_fn, params, x)  # the first step reads k0 off the logits at x
+  init = (jnp.zeros_like(x), jnp.zeros(f_shape.shape, f_shape.dtype), jnp.array(0, jnp.int32),
+          jnp.array(0, jnp.int32), jnp.array(False))
+  r, f, k0, n, _ = jax.lax.while_loop(lambda c: ~c[4], body, init)
+  return _result(x, r, f, k0, n, overshoot)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 6, 7, 8))
+def _advance_chunk(logits_fn, params, x, r, k0, n, max_iters, overshoot, step_eps):
+  """:func:`_advance` vmapped over a chunk ``x, r: [c, *input_shape]``, ``k0, n: [c]``."""
+  return jax.vmap(lambda xi, ri, ki, ni: _advance(logits_fn, params, xi, ri, ki, ni, max_iters, overshoot,
+                                                  step_eps))(x, r, k0, n)
 
 
 def deepfool_batch(
@@ -130,32 +199,50 @@ def deepfool_batch(
     max_iters: int = 10,
     overshoot: float = 0.0,
     step_eps: float = 1e-4,
-    chunk_size: int = 256,
+    chunk_size: int = 64,
 ) -> DeepFoolResult:
-  """DeepFool over a batch ``x: [n, *input_shape]`` (vmapped, in chunks to bound memory).
+  """DeepFool over a batch ``x: [n, *input_shape]``: the same result as vmapping :func:`deepfool`.
+
+  Each round takes one step of every example that is still unflipped, in chunks of exactly
+  ``chunk_size`` examples (the last one padded with copies), so that finished examples cost
+  nothing and one compiled program (per ``logits_fn``, ``chunk_size``, input shape and settings)
+  serves every call and every number of examples.
 
   Args:
-    logits_fn: ``logits_fn(params, x)``: one example ``[*input_shape]`` -> logits ``[K]``.
-    params: weights passed to ``logits_fn``.
+    logits_fn: ``logits_fn(params, x)``: one example ``[*input_shape]`` -> logits ``[K]``; static
+      and hashable (build it once per model, e.g.
+      :func:`wassml.active_learning.classifier.example_logits_fn`).
+    params: weights passed to ``logits_fn`` (data: new weights reuse the compiled program).
     x: ``[n, *input_shape]``.
     max_iters, overshoot, step_eps: see :func:`deepfool`.
-    chunk_size: examples per vmapped call.
+    chunk_size: examples per compiled call (bounds the memory of the ``[chunk, K, d]`` Jacobians).
 
   Returns:
     A :class:`DeepFoolResult` whose fields have a leading ``[n]`` axis.
+
+  Raises:
+    ValueError: an empty or unbatched ``x``, ``max_iters < 1`` or ``chunk_size < 1``.
   """
-  x = jnp.asarray(x, jnp.float32)
+  x = np.asarray(x, np.float32)
   if x.ndim < 2 or x.shape[0] == 0:
     raise ValueError(f"deepfool_batch: x must be [n >= 1, *input_shape], got shape {x.shape}")
-  outs = [
-      _deepfool_vmapped(logits_fn, params, x[i : i + chunk_size], max_iters, overshoot, step_eps)
-      for i in range(0, x.shape[0], chunk_size)
-  ]
-  return jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *outs)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
-def _deepfool_vmapped(logits_fn, params, x, max_iters, overshoot, step_eps):
-  return jax.vmap(
-      lambda xi: deepfool(logits_fn, params, xi, max_iters=max_iters, overshoot=overshoot, step_eps=step_eps)
-  )(x)
+  _check_settings(max_iters, chunk_size)
+  num = x.shape[0]
+  r = np.zeros_like(x)
+  k0 = np.zeros(num, np.int32)
+  n = np.zeros(num, np.int32)
+  logits = None
+  active = np.ones(num, bool)
+  while active.any():
+    idx = np.flatnonzero(active)
+    for start in range(0, len(idx), chunk_size):
+      rows = idx[start : start + chunk_size]
+      padded = np.concatenate([rows, np.full(chunk_size - len(rows), rows[0])])
+      out = _advance_chunk(logits_fn, params, x[padded], r[padded], k0[padded], n[padded], int(max_iters),
+                           float(overshoot), float(step_eps))
+      r_c, f_c, k_c, n_c, done_c = (np.asarray(o)[: len(rows)] for o in out)
+      if logits is None:
+        logits = np.zeros((num,) + f_c.shape[1:], f_c.dtype)
+      r[rows], logits[rows], k0[rows], n[rows] = r_c, f_c, k_c, n_c
+      active[rows] = ~done_c
+  return jax.tree.map(jnp.asarray, _result(x, r, logits, k0, n, float(overshoot), xp=np))

@@ -184,12 +184,17 @@ def dqbc_strategy(rng, ctx: QueryContext, k: int, *, num_members: int = 5, rate:
 
 
 def dfal_strategy(rng, ctx: QueryContext, k: int, *, max_iters: int = 10, overshoot: float = 0.0,
-                  add_adversarial: bool = True) -> Query:
-  """DFAL: smallest DeepFool perturbation norm; the adversarial copies ride along if asked."""
+                  add_adversarial: bool = True, chunk_size: int = 64) -> Query:
+  """DFAL: smallest DeepFool perturbation norm; the adversarial copies ride along if asked.
+
+  The attack's compiled program is keyed by the module (:attr:`Classifier.example_logits`) with
+  the weights as data, and the candidates go through it in padded chunks of ``chunk_size``: later
+  rounds and calls (new weights, another number of candidates) do not recompile it.
+  """
   del rng
   clf = ctx.classifier
   res = deepfool_lib.deepfool_batch(clf.example_logits, clf.variables, ctx.x[ctx.candidates],
-                                    max_iters=max_iters, overshoot=overshoot)
+                                    max_iters=max_iters, overshoot=overshoot, chunk_size=chunk_size)
   norms = np.where(np.asarray(res.flipped), np.asarray(res.norm), np.inf)
   order = np.argsort(norms, kind="stable")[:k]
   q = Query(indices=ctx.candidates[order], scores=np.asarray(res.norm)[order])
