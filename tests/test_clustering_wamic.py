@@ -1,5 +1,6 @@
 """Tests for WAMiC / GeWaC steps (wassml.clustering.wamic) and the pipeline on tiny data."""
 
+import dataclasses
 import functools
 
 import jax
@@ -179,3 +180,97 @@ def test_pipeline_run_and_model_selection_tiny():
   assert sel["w"].shape == (3, 2)
   assert np.all(np.isfinite(np.asarray(sel["w"])))
   assert int(sel["selected"]) in (0, 1, 2)
+  assert int(sel["selected_min"]) == int(np.argmin(np.asarray(sel["w"]).mean(1)))
+  assert int(sel["selected_one_se"]) == int(pipeline.select_k(sel["w"], (1, 2, 3), "one_se"))
+  assert sel["se_w"].shape == (3,)
+
+
+# ----------------------------------------------------------------------------------------------
+# Auto-encoder restarts and model-selection rules
+# ----------------------------------------------------------------------------------------------
+
+
+def test_select_restart_takes_lowest_loss_and_skips_nan():
+  states = {"a": jnp.arange(4.0), "b": jnp.arange(8.0).reshape(4, 2)}
+  st, best = pipeline.select_restart(states, jnp.array([0.3, jnp.nan, 0.1, 0.2]))
+  assert int(best) == 2
+  assert float(st["a"]) == 2.0 and np.allclose(st["b"], [4.0, 5.0])
+
+
+def test_autoencoder_restarts_keep_the_lowest_reconstruction_loss():
+  x, _ = _data(n=40)
+  xj = jnp.asarray(x)
+  cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=1, hidden=(8,), critic_hidden=(8,),
+                                  batch_size=16, ae_steps=15, ae_lr=1e-2, ae_restarts=3,
+                                  ae_lr_schedule="cosine")
+  state, m = jax.jit(lambda k: pipeline.train_autoencoder(k, xj, cfg, 2))(jax.random.key(0))
+  losses = np.asarray(m["restart_losses"])
+  assert losses.shape == (3,) and m["mse"].shape == (15,)
+  assert int(m["restart"]) == int(np.argmin(losses))
+  # The kept state is restart `best`: its full-data loss is the recorded minimum, and it is the
+  # same auto-encoder as a single run from that restart's key.
+  np.testing.assert_allclose(float(pipeline.full_reconstruction_loss(state, xj)), losses.min(),
+                             rtol=1e-5)
+  single = dataclasses.replace(cfg, ae_restarts=1)
+  key_best = jax.random.fold_in(jax.random.key(0), int(m["restart"]))
+  ref, _ = jax.jit(lambda k: pipeline.train_autoencoder(k, xj, single, 2))(key_best)
+  for u, v in zip(jax.tree.leaves(state.encoder.params), jax.tree.leaves(ref.encoder.params)):
+    np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-6)
+  # Restarts differ (otherwise the choice is vacuous).
+  assert np.ptp(losses) > 0
+
+
+def test_bad_autoencoder_settings_raise():
+  x, _ = _data(n=10)
+  with pytest.raises(ValueError, match="ae_restarts must be >= 1"):
+    pipeline.check_inputs(x, pipeline.ClusteringConfig(num_clusters=2, code_dim=1, ae_restarts=0))
+  with pytest.raises(ValueError, match="Unknown ae_lr_schedule 'step'"):
+    pipeline.check_inputs(x, pipeline.ClusteringConfig(num_clusters=2, code_dim=1,
+                                                       ae_lr_schedule="step"))
+
+
+def test_cosine_schedule_decays_the_autoencoder_learning_rate():
+  cfg = pipeline.ClusteringConfig(num_clusters=2, ae_steps=100, ae_lr=1e-2,
+                                  ae_lr_schedule="cosine")
+  tx = pipeline.ae_optimizer(cfg)
+  p = {"w": jnp.ones(())}
+  g = {"w": jnp.ones(())}
+  opt = tx.init(p)
+  sizes = []
+  for _ in range(100):
+    u, opt = tx.update(g, opt, p)
+    sizes.append(abs(float(u["w"])))
+  # Adam's step on a constant gradient is the learning rate itself.
+  assert sizes[0] == pytest.approx(1e-2, rel=1e-3)
+  assert sizes[50] == pytest.approx(0.5 * (1 + 0.01) * 1e-2, rel=0.05)  # half-way: ~lr / 2
+  assert sizes[-1] < 0.02 * sizes[0]  # ends at ~lr / 100
+
+
+def test_select_k_min_and_one_standard_error_rule():
+  ks = (2, 3, 4, 5)
+  # K=2 clearly worse; K=3..5 within noise, K=5 lowest mean.
+  w = jnp.array([[2.0, 2.2, 2.1, 1.9],
+                 [1.05, 0.95, 1.1, 0.9],
+                 [1.0, 0.98, 1.02, 1.0],
+                 [0.90, 1.04, 0.92, 1.02]])
+  assert int(pipeline.select_k(w, ks, "min")) == 3
+  assert int(pipeline.select_k(w, ks, "one_se")) == 1  # K=3: 1.0 <= 0.97 + se(K=5)
+  # A tight minimum: the 1-SE band excludes K=3, so K=5 stays.
+  w_tight = w.at[3].set(jnp.array([0.50, 0.51, 0.49, 0.50]))
+  assert int(pipeline.select_k(w_tight, ks, "one_se")) == 3
+  # "smallest K" means the smallest value, not the first index.
+  assert int(pipeline.select_k(w[::-1], ks[::-1], "one_se")) == 2
+  # Matches a direct computation of the rule.
+  mean, se = np.asarray(w).mean(1), np.asarray(w).std(1, ddof=1) / 2
+  best = mean.argmin()
+  assert ks[int(pipeline.select_k(w, ks, "one_se"))] == min(
+      k for k, m in zip(ks, mean) if m <= mean[best] + se[best])
+
+
+def test_select_k_bad_input_raises():
+  with pytest.raises(ValueError, match="Unknown selection rule 'median'"):
+    pipeline.select_k(jnp.ones((2, 3)), (2, 3), "median")
+  with pytest.raises(ValueError, match="at least 2 batch scores"):
+    pipeline.select_k(jnp.ones((2, 1)), (2, 3), "one_se")
+  with pytest.raises(ValueError, match=r"w must be \[len\(ks\)=3"):
+    pipeline.select_k(jnp.ones((2, 4)), (2, 3, 4), "min")

@@ -157,11 +157,16 @@ def make_all(workdir: pathlib.Path, run: dict, x: np.ndarray, y: np.ndarray, ima
   plt.close(fig)
 
 
-def model_selection_curve(path, ks, mean_w: np.ndarray, true_k: int) -> None:
-  """``mean_w [S, len(ks)]``: one line per seed, the mean in black."""
+def model_selection_curve(path, ks, mean_w: np.ndarray, true_k: int,
+                          se_w: np.ndarray | None = None) -> None:
+  """``mean_w [S, len(ks)]``: one line per seed (error bars: ``se_w [S, len(ks)]``, one standard
+  error of the batch mean, when given), the mean over seeds in black."""
   fig, ax = plt.subplots(figsize=(5, 3.5))
-  for row in mean_w:
-    ax.plot(ks, row, color="0.7", lw=1, marker=".")
+  for i, row in enumerate(mean_w):
+    if se_w is not None and np.all(np.isfinite(se_w[i])):
+      ax.errorbar(ks, row, yerr=se_w[i], color="0.7", lw=1, marker=".", capsize=2)
+    else:
+      ax.plot(ks, row, color="0.7", lw=1, marker=".")
   ax.plot(ks, mean_w.mean(0), color="k", lw=2, marker="o", label="mean over seeds")
   ax.axvline(true_k, color="r", ls="--", label=f"true K = {true_k}")
   ax.set_xlabel("number of clusters K")

@@ -36,10 +36,27 @@ def _flat(x: np.ndarray) -> np.ndarray:
   return np.asarray(x, np.float32).reshape(len(x), -1)
 
 
-def _moons_variant(ds: data.Dataset, shift: float) -> np.ndarray:
-  """Moves the third moon right by ``shift`` (the registry's chain has moons 0 and 2 touching)."""
+def _moons_variant(ds: data.Dataset, shift: float = 0.0, offsets=None) -> np.ndarray:
+  """The registry's three moons with moved moons.
+
+  Args:
+    ds: the registry's ``three_moons`` (classes 0, 1, 2: upper arc centred at ``(0, 0)``, lower
+      arc centred at ``(1, 0.5)``, upper arc centred at ``(2, 0)``; moons 0 and 2 touch at
+      ``(1, 0)``).
+    shift: moves the third moon right by this much (``third_moon_shift``).
+    offsets: ``None`` or ``[3, 2]`` translations, one per moon (``moon_offsets``), added after
+      ``shift``.
+
+  Returns:
+    ``x [N, 2]`` float32.
+  """
   x = np.array(ds.x, np.float32)
   x[ds.y == 2, 0] += shift
+  if offsets is not None:
+    off = np.asarray(offsets, np.float32)
+    if off.shape != (ds.num_classes, 2):
+      raise ValueError(f"moon_offsets must be {ds.num_classes} pairs (dx, dy), got {off.tolist()}.")
+    x = x + off[ds.y]
   return x
 
 
@@ -51,7 +68,8 @@ def load_data(config: ml_collections.ConfigDict) -> dict[str, Any]:
     train = data.load(name, "train", **kwargs)
     held = data.load(name, "validation", **kwargs)
     shift = config.get("third_moon_shift", 0.0)
-    x, xh = _moons_variant(train, shift), _moons_variant(held, shift)
+    offsets = config.get("moon_offsets", None)
+    x, xh = _moons_variant(train, shift, offsets), _moons_variant(held, shift, offsets)
   else:
     train = data.load(name, "train", max_examples=config.get("max_examples"), **kwargs)
     held = data.load(name, config.get("heldout_split", "test"),
@@ -124,8 +142,14 @@ def run_methods(keys: jax.Array, x: np.ndarray, cfg: pipeline.ClusteringConfig, 
 
 
 def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.ClusteringConfig,
-                  ks: tuple[int, ...], num_samples: int, num_batches: int) -> dict:
-  """Wasserstein model selection over ``ks`` for every seed (one vmapped call)."""
+                  ks: tuple[int, ...], num_samples: int, num_batches: int, rule: str = "min"
+                  ) -> dict:
+  """Wasserstein model selection over ``ks`` for every seed (one vmapped call).
+
+  ``rule`` (``"min"`` or ``"one_se"``, see :func:`wassml.clustering.pipeline.select_k`) gives
+  ``selected``; ``selected_min`` and ``selected_one_se`` (with ``num_batches >= 2``) are both
+  returned as well.
+  """
   pipeline.check_inputs(x, cfg)
   pipeline.check_inputs(xh, cfg)
   for k in ks:
@@ -133,7 +157,7 @@ def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.
   xj, xhj = jnp.asarray(x), jnp.asarray(xh)
   fn = lambda key, xx, xxh: pipeline.run_model_selection(key, xx, xxh, cfg, ks,
                                                          num_samples=num_samples,
-                                                         num_batches=num_batches)
+                                                         num_batches=num_batches, rule=rule)
   return _to_numpy_tree(jax.jit(jax.vmap(fn, in_axes=(0, None, None)))(keys, xj, xhj))
 
 
@@ -198,6 +222,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   results["diwac_loss"] = cfg.diwac_loss if cfg.run_diwac else None
   results["final_curves"] = {c: [float(np.asarray(r["curves"][c])[-1]) for r in runs]
                              for c in runs[0]["curves"]}
+  if "ae_restart_losses" in runs[0]:
+    results["ae_restarts"] = {
+        "kept": [int(r["ae_restart"]) for r in runs],
+        "train_reconstruction_losses": [np.asarray(r["ae_restart_losses"]).tolist()
+                                        for r in runs]}
   if "diwac_proportions" in runs[0]:
     results["diwac_proportions"] = [np.asarray(r["diwac_proportions"]).round(4).tolist()
                                     for r in runs]
@@ -208,18 +237,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     ks = tuple(int(v) for v in ms.ks)
     ms_cfg = model_config(config, **dict(ms.get("model_overrides", {}) or {}))
     sel_keys = jax.random.split(jax.random.fold_in(root, 2), ms.num_seeds)
-    sel = run_selection(sel_keys, x, d["x_heldout"], ms_cfg, ks, ms.num_samples, ms.num_batches)
+    rule = ms.get("rule", "min")
+    sel = run_selection(sel_keys, x, d["x_heldout"], ms_cfg, ks, ms.num_samples, ms.num_batches,
+                        rule)
     chosen = [ks[int(i)] for i in sel["selected"]]
     results["selected_k"] = chosen
     results["model_selection"] = {
-        "ks": list(ks), "selected_k": chosen,
+        "ks": list(ks), "rule": rule, "selected_k": chosen,
         "num_correct": int(sum(c == d["num_classes"] for c in chosen)),
         "mean_w": np.asarray(sel["mean_w"]).tolist(),
+        "se_w": np.asarray(sel["se_w"]).tolist(),
         "w_per_batch": np.asarray(sel["w"]).tolist(),
     }
+    for r in ("min", "one_se"):
+      if f"selected_{r}" in sel:
+        ck = [ks[int(i)] for i in sel[f"selected_{r}"]]
+        results["model_selection"][f"selected_k_{r}"] = ck
+        results["model_selection"][f"num_correct_{r}"] = int(
+            sum(c == d["num_classes"] for c in ck))
     timings["model_selection_s"] = time.time() - t
     plots.model_selection_curve(workdir / "model_selection.png", ks, np.asarray(sel["mean_w"]),
-                                d["num_classes"])
+                                d["num_classes"], se_w=np.asarray(sel["se_w"]))
 
   if config.get("plots", True):
     t = time.time()
@@ -250,6 +288,11 @@ def summary_table(results: dict) -> str:
     cell = lambda s: f"{100 * r[s]['mean']:.2f} ± {100 * r[s]['std']:.2f}"
     lines.append(f"| {names[m]} | {cell('accuracy')} | {cell('nmi')} | {cell('ari')} |")
   if "selected_k" in results:
+    ms = results.get("model_selection", {})
     lines.append("")
-    lines.append(f"Selected K per seed: {results['selected_k']}")
+    lines.append(f"Selected K per seed (rule {ms.get('rule', 'min')!r}): {results['selected_k']}")
+    for r in ("min", "one_se"):
+      if f"selected_k_{r}" in ms:
+        lines.append(f"- rule {r!r}: {ms[f'selected_k_{r}']} (K = true K for "
+                     f"{ms[f'num_correct_{r}']} of {len(ms[f'selected_k_{r}'])} seeds)")
   return "\n".join(lines)

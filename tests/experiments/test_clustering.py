@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from experiments.clustering import train
@@ -51,3 +52,27 @@ def test_default_config_runs_on_mocked_mnist(tmp_path):
   assert 0.0 <= res["accuracy"] <= 1.0
   assert (tmp_path / "results.json").exists()
   assert (tmp_path / "generated.png").exists()
+
+
+def test_moon_offsets_move_each_moon_and_bad_offsets_raise():
+  ds = train.data.load("three_moons", n_per_class=50, noise=0.0)
+  off = ((0.0, 0.0), (0.0, -0.25), (0.5, 0.0))
+  x = train._moons_variant(ds, 0.0, off)
+  for c in range(3):
+    np.testing.assert_allclose(x[ds.y == c] - ds.x[ds.y == c], np.broadcast_to(off[c], (50, 2)),
+                               atol=1e-6)
+  np.testing.assert_allclose(train._moons_variant(ds, 0.5), train._moons_variant(
+      ds, 0.0, ((0, 0), (0, 0), (0.5, 0))), atol=1e-6)
+  with pytest.raises(ValueError, match="moon_offsets must be 3 pairs"):
+    train._moons_variant(ds, 0.0, ((0.0, 0.0),))
+
+
+def test_moons_config_layout_separates_the_moons():
+  """The layout of configs/moons.py: noiseless moons at least 0.4 apart (registry's: touching)."""
+  c = moons.get_config()
+  c.dataset_kwargs = dict(c.dataset_kwargs, noise=0.0, n_per_class=400)
+  d = train.load_data(c)
+  x, y = d["x"], d["y"]
+  gaps = [np.min(np.linalg.norm(x[y == a][:, None] - x[y == b][None], axis=-1))
+          for a, b in ((0, 1), (0, 2), (1, 2))]
+  assert min(gaps) > 0.4, gaps

@@ -9,9 +9,14 @@
 * ``diwac``: a soft-assignment head on the same codes, started from the AE + GMM posterior and
   trained on the DiWaC separation loss.
 
+Step 1 can train ``ae_restarts`` auto-encoders at once (vmapped) and keep the one with the lowest
+reconstruction loss on the training data (:func:`select_restart`, a label-free choice); its
+learning rate can decay (``ae_lr_schedule="cosine"``).
+
 :func:`run_model_selection` trains steps 2-3 for every ``K`` of a list at once (mixtures padded to
 ``K_max`` and vmapped) and scores each ``K`` by the exact Wasserstein distance between generated
-and held-out data (:func:`wassml.ot.wasserstein`).
+and held-out data (:func:`wassml.ot.wasserstein`); :func:`select_k` turns the per-batch scores
+into a choice, by the plain argmin or by the one-standard-error rule.
 """
 
 from __future__ import annotations
@@ -30,13 +35,21 @@ from wassml.nn import AutoEncoder, Critic
 from wassml.train import run_steps
 
 
+AE_LR_SCHEDULES = ("constant", "cosine")
+SELECTION_RULES = ("min", "one_se")
+
+
 @dataclasses.dataclass(frozen=True)
 class ClusteringConfig:
   """Static settings of :func:`run` (hashable, so it can be a static argument).
 
   The defaults are the paper's architecture (``D-500-500-2000-d``); learning rates and step counts
   are per phase. ``adv_per_component`` generated codes per component make the adversarial batch
-  ``K * adv_per_component``.
+  ``K * adv_per_component``. ``ae_lr_schedule`` is ``"constant"`` or ``"cosine"`` (decay from
+  ``ae_lr`` to ``ae_lr / 100`` over ``ae_steps``); ``ae_restarts`` auto-encoders are trained from
+  different initialisations and the one with the lowest training reconstruction loss is kept.
+  ``mixture_lr`` is the adversarial learning rate of the mixture (``None``: ``adv_lr``, the
+  decoder's).
   """
 
   num_clusters: int
@@ -47,6 +60,8 @@ class ClusteringConfig:
   batch_size: int = 256
   ae_steps: int = 1000
   ae_lr: float = 1e-3
+  ae_lr_schedule: str = "constant"
+  ae_restarts: int = 1
   gmm_covariance: str = "full"
   gmm_iters: int = 100
   gmm_reg_covar: float = 1e-6
@@ -54,6 +69,7 @@ class ClusteringConfig:
   adv_steps: int = 500
   adv_per_component: int = 32
   adv_lr: float = 1e-5
+  mixture_lr: float | None = None
   critic_lr: float = 1e-4
   num_critic: int = 5
   gp_weight: float = 10.0
@@ -75,6 +91,11 @@ class ClusteringConfig:
     """Raises ``ValueError`` for settings that cannot work on ``[n, input_dim]`` data."""
     _checks.check_code_dim(self.code_dim, input_dim)
     _checks.check_num_clusters(self.num_clusters, n)
+    if self.ae_lr_schedule not in AE_LR_SCHEDULES:
+      raise ValueError(f"Unknown ae_lr_schedule {self.ae_lr_schedule!r}; "
+                       f"valid: {AE_LR_SCHEDULES}.")
+    if self.ae_restarts < 1:
+      raise ValueError(f"ae_restarts must be >= 1, got {self.ae_restarts}.")
     if self.gmm_covariance not in gmm.COVARIANCE_TYPES:
       raise ValueError(f"Unknown gmm_covariance {self.gmm_covariance!r}; "
                        f"valid: {gmm.COVARIANCE_TYPES}.")
@@ -91,7 +112,7 @@ def check_inputs(x, cfg: ClusteringConfig) -> None:
   cfg.validate(x.shape[1], x.shape[0])
 
 
-def _adam(lr: float, b1: float = 0.9, b2: float = 0.999) -> optax.GradientTransformation:
+def _adam(lr, b1: float = 0.9, b2: float = 0.999) -> optax.GradientTransformation:
   return optax.adam(lr, b1=b1, b2=b2)
 
 
@@ -105,15 +126,66 @@ def make_models(cfg: ClusteringConfig, input_dim: int) -> tuple[AutoEncoder, Cri
   return ae, Critic(hidden=cfg.critic_hidden)
 
 
+def ae_optimizer(cfg: ClusteringConfig) -> optax.GradientTransformation:
+  """Adam for step 1, constant or cosine-decayed learning rate (``cfg.ae_lr_schedule``)."""
+  if cfg.ae_lr_schedule == "cosine":
+    return _adam(optax.cosine_decay_schedule(cfg.ae_lr, max(cfg.ae_steps, 1), alpha=0.01))
+  if cfg.ae_lr_schedule == "constant":
+    return _adam(cfg.ae_lr)
+  raise ValueError(f"Unknown ae_lr_schedule {cfg.ae_lr_schedule!r}; valid: {AE_LR_SCHEDULES}.")
+
+
+def select_restart(states, losses: jax.Array):
+  """The restart with the lowest loss (label-free): ``(state, index)``.
+
+  Args:
+    states: a pytree whose leaves are stacked over restarts, ``[R, ...]``.
+    losses: ``[R]`` the loss of each restart (e.g. the training reconstruction loss).
+
+  Returns:
+    ``(states[best], best)`` with ``best = argmin(losses)`` (NaN losses are never chosen unless
+    all are NaN).
+  """
+  losses = jnp.asarray(losses)
+  best = jnp.argmin(jnp.where(jnp.isnan(losses), jnp.inf, losses))
+  return jax.tree.map(lambda a: a[best], states), best
+
+
+def full_reconstruction_loss(state: wamic.WamicState, x: jax.Array, chunk: int = 4096
+                             ) -> jax.Array:
+  """Mean per-feature MSE of the auto-encoder on all of ``x [n, D]`` (in chunks of rows)."""
+  n = x.shape[0]
+  total = jnp.zeros(())
+  for start in range(0, n, chunk):
+    xb = x[start:start + chunk]
+    err = jnp.square(wamic.decode(state, wamic.encode(state, xb)) - xb.reshape(xb.shape[0], -1))
+    total = total + jnp.sum(jnp.mean(err, -1))
+  return total / n
+
+
 def train_autoencoder(key: jax.Array, x: jax.Array, cfg: ClusteringConfig, num_clusters: int
                       ) -> tuple[wamic.WamicState, dict]:
-  """Creates the combined state for ``num_clusters`` and runs step 1 (auto-encoder)."""
+  """Creates the combined state for ``num_clusters`` and runs step 1 (auto-encoder).
+
+  With ``cfg.ae_restarts = R > 1``, ``R`` auto-encoders (keys ``fold_in(key, r)``) are trained in
+  one vmap and the one with the lowest reconstruction loss on all of ``x`` is kept; the metrics
+  then hold the kept restart's ``mse`` curve, ``restart_losses [R]`` and ``restart``.
+  """
   ae, critic = make_models(cfg, x.shape[1])
-  state = wamic.create_state(key, ae, critic, x[:2], num_clusters, _adam(cfg.ae_lr),
-                             concat=cfg.concat)
-  state, m = run_steps(wamic.autoencoder_step, state, jax.random.fold_in(key, 1), cfg.ae_steps,
-                       _sampler(x, (cfg.batch_size,)))
-  return state, m
+
+  def one(k):
+    state = wamic.create_state(k, ae, critic, x[:2], num_clusters, ae_optimizer(cfg),
+                               concat=cfg.concat)
+    return run_steps(wamic.autoencoder_step, state, jax.random.fold_in(k, 1), cfg.ae_steps,
+                     _sampler(x, (cfg.batch_size,)))
+
+  if cfg.ae_restarts == 1:
+    return one(key)
+  keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(jnp.arange(cfg.ae_restarts))
+  states, m = jax.vmap(one)(keys)
+  losses = jax.vmap(lambda st: full_reconstruction_loss(st, x))(states)
+  (state, m_best), best = select_restart((states, m), losses)
+  return state, {**m_best, "restart_losses": losses, "restart": best}
 
 
 def adversarial_phase(key: jax.Array, state: wamic.WamicState, x: jax.Array,
@@ -125,8 +197,10 @@ def adversarial_phase(key: jax.Array, state: wamic.WamicState, x: jax.Array,
   k = wamic.mixture_params(state).num_components
   b = k * cfg.adv_per_component
   state = wamic.set_optimizer(state, _adam(cfg.critic_lr, 0.5, 0.9), ("critic",))
-  gen_parts = ("decoder", "mixture") + (("encoder",) if cfg.concat else ())
+  gen_parts = ("decoder",) + (("encoder",) if cfg.concat else ())
   state = wamic.set_optimizer(state, _adam(cfg.adv_lr, 0.5, 0.9), gen_parts)
+  mix_lr = cfg.adv_lr if cfg.mixture_lr is None else cfg.mixture_lr
+  state = wamic.set_optimizer(state, _adam(mix_lr, 0.5, 0.9), ("mixture",))
   k_warm, k_adv = jax.random.split(key)
   state, warm = run_steps(steps["critic"], state, k_warm, cfg.critic_warmup_steps,
                           _sampler(x, (b,)))
@@ -196,7 +270,8 @@ def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
 
   Returns:
     A dict of ``[n]`` cluster predictions (``ae_kmeans``, ``ae_gmm``, ``wamic``, ``diwac``), the
-    codes before / after WAMiC, the final :class:`~wassml.clustering.wamic.WamicState` (``state``),
+    codes before / after WAMiC, with ``ae_restarts > 1`` the restarts' training reconstruction
+    losses ``ae_restart_losses [R]`` and the kept ``ae_restart``, the final :class:`~wassml.clustering.wamic.WamicState` (``state``),
     the EM mixture, and per-step training curves (``curves``).
   """
   x = jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
@@ -209,6 +284,9 @@ def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
   km = gmm.kmeans(k_km, codes, k)
   out = {"ae_kmeans": km.labels, "ae_gmm": gmm.predict(gmm_params, codes), "ae_codes": codes,
          "gmm": gmm_params}
+  if cfg.ae_restarts > 1:
+    out["ae_restart_losses"] = ae_m["restart_losses"]
+    out["ae_restart"] = ae_m["restart"]
   curves = {"ae_mse": ae_m["mse"]}
   if cfg.run_diwac:
     dstate, dm = fit_diwac(k_diwac, standardize(codes), gmm.predict_proba(gmm_params, codes), cfg)
@@ -248,16 +326,62 @@ def wasserstein_score(key: jax.Array, state: wamic.WamicState, x_heldout: jax.Ar
   return jax.vmap(one)(jax.random.split(key, num_batches))
 
 
+def select_k(w: jax.typing.ArrayLike, ks: Sequence[int], rule: str = "min") -> jax.Array:
+  """Chooses ``K`` from held-out scores (lower is better); traceable.
+
+  Args:
+    w: ``[len(ks), B]`` scores, ``B`` batch estimates per ``K`` (e.g. ``W_2`` on ``B`` batches).
+    ks: the candidate numbers of clusters (any order).
+    rule: ``"min"``: the ``K`` of the lowest mean score. ``"one_se"``: the one-standard-error
+      rule (Breiman et al. 1984; Hastie et al., *The Elements of Statistical Learning*, §7.10):
+      the smallest ``K`` whose mean score is at most ``min_K mean + se``, with ``se`` the
+      standard error of the mean (``std(ddof=1) / sqrt(B)``) of the ``K`` of the lowest mean.
+
+  Returns:
+    The index into ``ks`` of the chosen ``K`` (int scalar).
+
+  Raises:
+    ValueError: an unknown rule, ``w`` not ``[len(ks), B]``, or ``B < 2`` for ``"one_se"``.
+  """
+  if rule not in SELECTION_RULES:
+    raise ValueError(f"Unknown selection rule {rule!r}; valid: {SELECTION_RULES}.")
+  w = jnp.asarray(w)
+  if w.ndim != 2 or w.shape[0] != len(ks):
+    raise ValueError(f"w must be [len(ks)={len(ks)}, num_batches], got shape {w.shape}.")
+  mean = w.mean(-1)
+  best = jnp.argmin(mean)
+  if rule == "min":
+    return best
+  if w.shape[1] < 2:
+    raise ValueError(f"rule='one_se' needs at least 2 batch scores per K, got {w.shape[1]}.")
+  se = standard_error(w)
+  ks_arr = jnp.asarray(ks)
+  within = mean <= mean[best] + se[best]
+  return jnp.argmin(jnp.where(within, ks_arr, jnp.iinfo(ks_arr.dtype).max))
+
+
+def standard_error(w: jax.typing.ArrayLike) -> jax.Array:
+  """``[..., B]`` batch scores -> ``[...]`` standard error of their mean, ``std(ddof=1)/sqrt(B)``."""
+  w = jnp.asarray(w)
+  return jnp.std(w, -1, ddof=1) / jnp.sqrt(w.shape[-1])
+
+
 def run_model_selection(key: jax.Array, x: jax.Array, x_heldout: jax.Array,
                         cfg: ClusteringConfig, ks: Sequence[int], *, num_samples: int = 500,
-                        num_batches: int = 4) -> dict:
+                        num_batches: int = 4, rule: str = "min") -> dict:
   """Steps 1-3 for every ``K`` in ``ks`` (one auto-encoder, mixtures padded to ``max(ks)`` and
   trained in one vmap over ``K``); each ``K`` is scored on held-out data (traceable).
 
   Returns:
-    ``{"w": [len(ks), num_batches] W_2 estimates, "selected": index into ks of the lowest mean,
-    "mean_w": [len(ks)]}``.
+    ``{"w": [len(ks), num_batches] W_2 estimates, "mean_w": [len(ks)], "se_w": [len(ks)]
+    (standard error of the mean, NaN for one batch), "selected": index into ks by ``rule``,
+    "selected_min": by the plain argmin, "selected_one_se": by the one-standard-error rule (only
+    with ``num_batches >= 2``)}`` (see :func:`select_k`).
   """
+  if rule not in SELECTION_RULES:
+    raise ValueError(f"Unknown selection rule {rule!r}; valid: {SELECTION_RULES}.")
+  if rule == "one_se" and num_batches < 2:
+    raise ValueError(f"rule='one_se' needs num_batches >= 2, got {num_batches}.")
   x = jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
   x_heldout = jnp.asarray(x_heldout, jnp.float32).reshape(x_heldout.shape[0], -1)
   k_max = max(ks)
@@ -280,5 +404,9 @@ def run_model_selection(key: jax.Array, x: jax.Array, x_heldout: jax.Array,
   states = jax.vmap(train_one)(mixes, keys)
   score = functools.partial(wasserstein_score, num_samples=num_samples, num_batches=num_batches)
   w = jax.vmap(lambda st, kk: score(kk, st, x_heldout))(states, jax.random.split(k_score, len(ks)))
-  mean_w = w.mean(-1)
-  return {"w": w, "mean_w": mean_w, "selected": jnp.argmin(mean_w)}
+  out = {"w": w, "mean_w": w.mean(-1), "selected": select_k(w, ks, rule),
+         "selected_min": select_k(w, ks, "min"),
+         "se_w": standard_error(w) if num_batches >= 2 else jnp.full((len(ks),), jnp.nan)}
+  if num_batches >= 2:
+    out["selected_one_se"] = select_k(w, ks, "one_se")
+  return out
