@@ -1,7 +1,9 @@
 """The (m, k) sweep of the default config alone, at a reduced size (~10 min on 2 shared cores).
 
 Same data, generator, optimiser and loss as ``default.py``'s sweep (Sinkhorn minibatch loss on
-moons, eps = 0.05, 3 seeds vmapped per grid point); fewer steps (300 instead of 500) and m in (16, 32, 64) instead of (16, 64, 256).
+moons, eps = 0.05, 3 seeds vmapped per grid point); fewer steps (300 instead of 500), m in
+(16, 32, 64) instead of (16, 64, 256), and n = 128 data samples per step inside which the k
+minibatches of size m are drawn.
 """
 
 from experiments.generative.configs import default
@@ -15,4 +17,5 @@ def get_config():
   c.sweep_cfg.num_batches = (1, 4, 16)
   c.sweep_cfg.num_seeds = 3
   c.sweep_cfg.num_steps = 300
+  c.sweep_cfg.data_batch_size = 128  # n samples per step; k minibatches of size m inside them
   return c
