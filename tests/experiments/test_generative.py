@@ -98,3 +98,22 @@ def test_fmnist_fid_like_and_bad_input():
   config.num_eval = 10_000
   with pytest.raises(ValueError, match="num_eval"):
     fmnist.train_and_evaluate(config, "/nonexistent/never/created")
+
+
+def test_sweep_config_runs_only_the_sweep(tmp_path):
+  from experiments.generative.configs import sweep as sweep_config
+  config = sweep_config.get_config()
+  config.num_train, config.num_heldout = 200, 50
+  config.sweep_cfg.batch_sizes, config.sweep_cfg.num_batches = (8,), (1,)
+  config.sweep_cfg.num_seeds, config.sweep_cfg.num_steps = 2, 3
+  config.sweep_cfg.data_batch_size = 32
+  results = train.train_and_evaluate(config, str(tmp_path))
+  assert set(results) == {"sweep", "wall_time_s", "config"}
+  table = results["sweep"]["table"]
+  assert [(r["m"], r["k"]) for r in table] == [(8, 1)]
+  assert all(np.isfinite(r["w2_mean"]) and r["w2_mean"] > 0 for r in table)
+  assert (tmp_path / "sweep_m_k.png").stat().st_size > 1000
+  assert not (tmp_path / "fit_moons.png").exists()
+  config.sweep_cfg.batch_sizes = (64,)  # m > n = 32 data samples per step
+  with pytest.raises(ValueError, match="data_batch_size"):
+    train.train_and_evaluate(config, str(tmp_path / "bad"))
