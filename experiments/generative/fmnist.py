@@ -174,7 +174,8 @@ def markdown_tables(results: dict[str, Any]) -> str:
            f"{results['reference_pixel_w2_train_vs_test']:.3f} | - | - |"]
   for name, run in results["runs"].items():
     lines.append(f"| {name}, untrained | 0 | {run['untrained_fid_like']:.3f} | "
-                 f"{run['untrained_fid_like'] / ref:.2f} | {run['untrained_pixel_w2']:.3f} | - | - |")
+                 f"{run['untrained_fid_like'] / ref:.2f} | {run['untrained_pixel_w2']:.3f} "
+                 "| - | - |")
   for name, run in results["runs"].items():
     lines.append(f"| {name}, trained | {run['steps']} | {run['fid_like']:.3f} | "
                  f"{run['fid_like'] / ref:.2f} | {run['pixel_w2']:.3f} | "

@@ -12,7 +12,7 @@ from experiments.supervised.configs import default as supervised_default
 
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.experiment = "fmnist"          # routes train.train_and_evaluate to experiments/generative/fmnist
+  c.experiment = "fmnist"          # train.train_and_evaluate runs experiments/generative/fmnist
   c.seed = 0
   c.dataset = "fashion_mnist"
   c.max_train = -1                 # -1: all 60000 training images
