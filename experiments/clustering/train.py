@@ -161,6 +161,17 @@ def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.
   return _to_numpy_tree(jax.jit(jax.vmap(fn, in_axes=(0, None, None)))(keys, xj, xhj))
 
 
+def code_label_runs(codes: np.ndarray, y: np.ndarray) -> int:
+  """Diagnostic for 1-D codes (uses labels, never used to choose anything): the number of
+  constant-label runs along the sorted codes. ``K`` means the codes are separated according to
+  the labels (each class one code interval), as the WAMiC paper reports for three moons."""
+  codes = np.asarray(codes).reshape(len(y), -1)
+  if codes.shape[1] != 1:
+    raise ValueError(f"code_label_runs needs 1-D codes, got dimension {codes.shape[1]}.")
+  labels = np.asarray(y)[np.argsort(codes[:, 0], kind="stable")]
+  return int(1 + np.count_nonzero(np.diff(labels)))
+
+
 def _mean_std(values: list[float]) -> dict[str, float]:
   v = np.asarray(values, np.float64)
   return {"mean": float(v.mean()), "std": float(v.std()), "per_seed": [float(a) for a in v]}
@@ -222,6 +233,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   results["diwac_loss"] = cfg.diwac_loss if cfg.run_diwac else None
   results["final_curves"] = {c: [float(np.asarray(r["curves"][c])[-1]) for r in runs]
                              for c in runs[0]["curves"]}
+  if cfg.code_dim == 1:
+    results["code_label_runs"] = {
+        "ae": [code_label_runs(r["ae_codes"], y) for r in runs],
+        "wamic": [code_label_runs(r["wamic_codes"], y) for r in runs]}
   if "ae_restart_losses" in runs[0]:
     results["ae_restarts"] = {
         "kept": [int(r["ae_restart"]) for r in runs],

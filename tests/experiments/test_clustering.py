@@ -76,3 +76,11 @@ def test_moons_config_layout_separates_the_moons():
   gaps = [np.min(np.linalg.norm(x[y == a][:, None] - x[y == b][None], axis=-1))
           for a, b in ((0, 1), (0, 2), (1, 2))]
   assert min(gaps) > 0.4, gaps
+
+
+def test_code_label_runs_counts_label_intervals_along_the_code():
+  y = np.array([0, 0, 1, 1, 2, 2])
+  assert train.code_label_runs(np.array([0.1, 0.2, 0.5, 0.6, 0.9, 1.0]), y) == 3
+  assert train.code_label_runs(np.array([0.1, 0.7, 0.5, 0.2, 0.9, 1.0]), y) == 4  # 0 1 1 0 2 2
+  with pytest.raises(ValueError, match="needs 1-D codes"):
+    train.code_label_runs(np.zeros((6, 2)), y)
