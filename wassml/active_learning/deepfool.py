@@ -184,11 +184,31 @@ def deepfool(
   return _result(x, r, f, k0, n, overshoot)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 6, 7, 8))
-def _advance_chunk(logits_fn, params, x, r, k0, n, max_iters, overshoot, step_eps):
-  """:func:`_advance` vmapped over a chunk ``x, r: [c, *input_shape]``, ``k0, n: [c]``."""
-  return jax.vmap(lambda xi, ri, ki, ni: _advance(logits_fn, params, xi, ri, ki, ni, max_iters, overshoot,
-                                                  step_eps))(x, r, k0, n)
+@functools.partial(jax.jit, static_argnums=(0, 8, 9, 10))
+def _advance_chunk(logits_fn, params, x, r, logits, k0, n, done, max_iters, overshoot, step_eps):
+  """Steps every unfinished example of a chunk until fewer than half of its rows are unfinished.
+
+  ``x, r: [c, *input_shape]``, ``logits: [c, K]``, ``k0, n: [c]``, ``done: [c]`` (padding rows
+  are ``done``). At least one step is taken; finished rows keep their state. Several steps per
+  call reuse the call's buffers (a call costs far more than a step on XLA:CPU); stopping at half
+  lets the driver re-pack the unfinished rows into full chunks.
+  """
+  step = jax.vmap(lambda xi, ri, ki, ni: _advance(logits_fn, params, xi, ri, ki, ni, max_iters, overshoot, step_eps))
+  min_active = max(x.shape[0] // 2, 1)
+
+  def keep(old, new, finished):
+    return jnp.where(finished.reshape(finished.shape + (1,) * (new.ndim - 1)), old, new)
+
+  def body(carry):
+    r, f, k0, n, done, _ = carry
+    r2, f2, k2, n2, d2 = step(x, r, k0, n)
+    return (keep(r, r2, done), keep(f, f2, done), keep(k0, k2, done), keep(n, n2, done), done | d2, jnp.array(True))
+
+  def cond(carry):
+    return ~carry[5] | (jnp.sum(~carry[4]) >= min_active)
+
+  r, f, k0, n, done, _ = jax.lax.while_loop(cond, body, (r, logits, k0, n, done, jnp.array(False)))
+  return r, f, k0, n, done
 
 
 def deepfool_batch(
@@ -203,10 +223,11 @@ def deepfool_batch(
 ) -> DeepFoolResult:
   """DeepFool over a batch ``x: [n, *input_shape]``: the same result as vmapping :func:`deepfool`.
 
-  Each round takes one step of every example that is still unflipped, in chunks of exactly
-  ``chunk_size`` examples (the last one padded with copies), so that finished examples cost
-  nothing and one compiled program (per ``logits_fn``, ``chunk_size``, input shape and settings)
-  serves every call and every number of examples.
+  The unflipped examples are packed into chunks of exactly ``chunk_size`` (the last one padded);
+  a chunk steps until fewer than half of its rows are unflipped, then the survivors are re-packed,
+  so an example costs about its own number of steps (not ``max_iters``), and one compiled program
+  (per ``logits_fn``, ``chunk_size``, input shape and settings) serves every call and every number
+  of examples.
 
   Args:
     logits_fn: ``logits_fn(params, x)``: one example ``[*input_shape]`` -> logits ``[K]``; static
@@ -228,21 +249,21 @@ def deepfool_batch(
     raise ValueError(f"deepfool_batch: x must be [n >= 1, *input_shape], got shape {x.shape}")
   _check_settings(max_iters, chunk_size)
   num = x.shape[0]
+  f_shape = jax.eval_shape(logits_fn, params, jax.ShapeDtypeStruct(x.shape[1:], jnp.float32))
   r = np.zeros_like(x)
+  logits = np.zeros((num,) + f_shape.shape, f_shape.dtype)
   k0 = np.zeros(num, np.int32)
   n = np.zeros(num, np.int32)
-  logits = None
   active = np.ones(num, bool)
   while active.any():
     idx = np.flatnonzero(active)
     for start in range(0, len(idx), chunk_size):
       rows = idx[start : start + chunk_size]
       padded = np.concatenate([rows, np.full(chunk_size - len(rows), rows[0])])
-      out = _advance_chunk(logits_fn, params, x[padded], r[padded], k0[padded], n[padded], int(max_iters),
-                           float(overshoot), float(step_eps))
+      is_pad = np.arange(chunk_size) >= len(rows)
+      out = _advance_chunk(logits_fn, params, x[padded], r[padded], logits[padded], k0[padded], n[padded], is_pad,
+                           int(max_iters), float(overshoot), float(step_eps))
       r_c, f_c, k_c, n_c, done_c = (np.asarray(o)[: len(rows)] for o in out)
-      if logits is None:
-        logits = np.zeros((num,) + f_c.shape[1:], f_c.dtype)
       r[rows], logits[rows], k0[rows], n[rows] = r_c, f_c, k_c, n_c
       active[rows] = ~done_c
   return jax.tree.map(jnp.asarray, _result(x, r, logits, k0, n, float(overshoot), xp=np))
