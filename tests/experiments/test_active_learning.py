@@ -42,3 +42,22 @@ def test_default_config_is_paper_scale():
   assert tuple(c.benchmark.labelled_sizes) == (100, 1000) and c.benchmark.num_unlabelled == 800
   assert all(c.parts.values())
   assert train.make_model(c.model, 10, c).__class__.__name__ == "LeNet5"
+
+
+def test_query_time_benchmark_part(tmp_path):
+  """Table 4.3's form on a tiny problem: every row timed, DFAL compiled once for all sizes and |L|."""
+  config = quick.get_config()
+  config.parts.curves = config.parts.transfer = config.parts.prototypes = False
+  config.parts.benchmark = True
+  b = config.benchmark
+  b.labelled_sizes, b.num_unlabelled, b.candidate_sizes = (20, 40), 30, (15, 30)
+  b.repeats, b.train_steps, b.num_queries = 1, 5, 3
+  bench = train.train_and_evaluate(config, str(tmp_path))["benchmark"]
+  assert [(r["labelled"], r["unlabelled"]) for r in bench["rows"]] == [(20, 15), (20, 30), (40, 15), (40, 30)]
+  for r in bench["rows"]:
+    assert r["dfal_seconds_median"] > 0 and r["coreset_seconds_median"] > 0
+    assert r["coreset_over_dfal"] == r["coreset_seconds_median"] / r["dfal_seconds_median"]
+  # one compiled DeepFool step serves every candidate count and both models
+  assert [r["dfal_programs_compiled_by_first_call"] for r in bench["rows"]][1:] == [0, 0, 0]
+  for a in bench["dfal_attacks"]:
+    assert sum(a["num_iters_histogram"]) == 30 and 0 < a["num_iters_mean"] <= 10
