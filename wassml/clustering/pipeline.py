@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -112,7 +112,8 @@ def check_inputs(x, cfg: ClusteringConfig) -> None:
   cfg.validate(x.shape[1], x.shape[0])
 
 
-def _adam(lr, b1: float = 0.9, b2: float = 0.999) -> optax.GradientTransformation:
+def _adam(lr: float | optax.Schedule, b1: float = 0.9, b2: float = 0.999
+          ) -> optax.GradientTransformation:
   return optax.adam(lr, b1=b1, b2=b2)
 
 
@@ -135,7 +136,7 @@ def ae_optimizer(cfg: ClusteringConfig) -> optax.GradientTransformation:
   raise ValueError(f"Unknown ae_lr_schedule {cfg.ae_lr_schedule!r}; valid: {AE_LR_SCHEDULES}.")
 
 
-def select_restart(states, losses: jax.Array):
+def select_restart(states: Any, losses: jax.typing.ArrayLike) -> tuple[Any, jax.Array]:
   """The restart with the lowest loss (label-free): ``(state, index)``.
 
   Args:
