@@ -107,3 +107,15 @@ def test_generate_pairs_resumes_from_checkpoint(tmp_path, monkeypatch):
                          progress=False)
   train, valid = full.split(0.8)
   assert len(train) == 8 and len(valid) == 2
+
+
+def test_pair_targets_refuse_uncertified_solves():
+  """A solver that does not certify its answer (converged False) must not yield a target."""
+  x1, x2 = _images(2, 3), _images(3, 3)
+
+  def unconverged(cost, a, b):
+    from wassml import ot as wot
+    return wot.emd(cost, a, b).replace(converged=jax.numpy.zeros((), bool))
+
+  with pytest.raises(RuntimeError, match="did not converge"):
+    pairs.pair_targets(x1, x2, solver=unconverged)

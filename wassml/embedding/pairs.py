@@ -132,11 +132,12 @@ def w2_squared(a: ArrayLike, b: ArrayLike, cost: ArrayLike, *, solver: Solver | 
 
 @functools.partial(jax.jit, static_argnames=("solver",))
 def _batch_w2(a: jax.Array, b: jax.Array, ia: jax.Array, ib: jax.Array, cost: jax.Array,
-              solver: Solver) -> jax.Array:
-  """``[B, S]`` compacted weights and their pixel indices ``[B, S]`` -> ``[B]`` values."""
+              solver: Solver) -> tuple[jax.Array, jax.Array]:
+  """``[B, S]`` compacted weights and pixel indices ``[B, S]`` -> ``[B]`` values, ``[B]`` converged."""
 
   def one(u, v, iu, iv):
-    return w2_squared(u, v, cost[iu[:, None], iv[None, :]], solver=solver)
+    res = solver(cost[iu[:, None], iv[None, :]], u, v)
+    return res.cost, jnp.asarray(res.converged, bool)
 
   return jax.vmap(one)(a, b, ia, ib)
 
@@ -168,6 +169,10 @@ def pair_targets(x1: ArrayLike, x2: ArrayLike, *, solver: Solver | None = None,
 
   Returns:
     ``[n]`` float32 array of ``W_2^2(x1_i, x2_i)`` in squared pixel units.
+
+  Raises:
+    RuntimeError: the solver did not certify a pair as solved (``converged`` False), so its
+      target would not be exact; the error names the pairs.
   """
   h, w = check_same_grid(x1, x2)
   a, b = np.asarray(to_histograms(x1)), np.asarray(to_histograms(x2))
@@ -193,8 +198,13 @@ def pair_targets(x1: ArrayLike, x2: ArrayLike, *, solver: Solver | None = None,
       size = min(d, -(-nnz // 16) * 16)
     wa, ia = _compact(ab, size)
     wb, ib = _compact(bb, size)
-    vals = _batch_w2(jnp.asarray(wa), jnp.asarray(wb), jnp.asarray(ia), jnp.asarray(ib), cost,
-                     solver)
+    vals, ok = _batch_w2(jnp.asarray(wa), jnp.asarray(wb), jnp.asarray(ia), jnp.asarray(ib),
+                         cost, solver)
+    bad = np.flatnonzero(~np.asarray(ok)[: e - s])
+    if bad.size:
+      raise RuntimeError(
+          f"pair_targets: the exact solver did not converge on pairs {(s + bad).tolist()[:10]} "
+          f"({bad.size} in this batch); their W2^2 would not be exact.")
     out[s:e] = np.asarray(vals)[: e - s]
   return out
 
