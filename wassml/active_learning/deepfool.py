@@ -6,9 +6,10 @@ ch. 4): the norm of the perturbation estimates the distance of an input to the d
 
 One linearisation step (:func:`_linearised_step`) is written for ONE example and vmapped.
 :func:`deepfool` runs it in a ``while_loop`` for one example; :func:`deepfool_batch` runs it over a
-batch with the examples that are still unflipped **compacted** into fixed-size, padded chunks: each
-example costs its own number of steps (DeepFool usually flips a label in 1-5 steps; the
-``max_iters`` cap is only paid by the examples that need it), and a single compiled program per
+batch with the examples that are still unflipped **compacted** into fixed-size, padded chunks (a
+chunk steps until half of it has flipped, then the rest is re-packed): each example costs about its
+own number of steps (DeepFool usually flips a label in 1-5 steps; the ``max_iters`` cap is only
+paid by the examples that need it), and a single compiled program per
 ``(logits_fn, chunk_size, input shape)`` serves every call, whatever the number of examples. The
 compiled programs are cached on ``logits_fn`` (a static, hashable argument) with the weights passed
 as data, so a new round's weights of the same model reuse them
