@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
 import time
-from typing import Any, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -31,6 +32,7 @@ from wassml import data as wdata
 from wassml import nn as wnn
 from wassml import ot
 from wassml import train as wtrain
+from wassml import generative
 from wassml.generative import wgan
 from wassml.regularization import arwgan
 
@@ -39,20 +41,6 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 FMNIST_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                 "Bag", "Boot")
-
-
-class ImageGenerator(nn.Module):
-  """MLP generator ``z [n, latent] -> images [n, D]`` in ``[0, 1]`` (sigmoid output)."""
-
-  out_dim: int
-  hidden: Sequence[int] = (256, 512)
-
-  @nn.compact
-  def __call__(self, z: jax.Array) -> jax.Array:
-    h = z
-    for w in self.hidden:
-      h = nn.leaky_relu(nn.Dense(w)(h), 0.2)
-    return nn.sigmoid(nn.Dense(self.out_dim)(h))
 
 
 def train_classifier(config, key, x, y, num_classes):
@@ -79,7 +67,8 @@ def train_classifier(config, key, x, y, num_classes):
 def fit_wgan(config, key, real: np.ndarray, weights: np.ndarray, progress: bool):
   """WGAN-GP on ``sum_i a_i delta_{real_i}``; returns the GAN state and the W1 estimates."""
   d = real.shape[1]
-  gen = ImageGenerator(out_dim=d, hidden=tuple(config.generator_hidden))
+  gen = generative.ImageGenerator(num_outputs=d, hidden=tuple(config.generator_hidden),
+                                  activation=functools.partial(nn.leaky_relu, negative_slope=0.2))
   crit = wnn.Critic(hidden=tuple(config.critic_hidden))
   tx = lambda: optax.adam(config.gan_lr, b1=0.5, b2=0.9)
   state = wgan.create_gan_state(jax.random.fold_in(key, 0), gen, crit,
