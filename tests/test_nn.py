@@ -132,3 +132,17 @@ def test_text_cnn_feature_map_is_the_convolution():
   assert feats.shape == (2, 5)
   with pytest.raises(ValueError, match="token ids"):
     model.apply(v, jnp.zeros((2, 9, 1), jnp.int32))
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 8, 4), (2, 7, 9, 3)])
+def test_pool_equals_flax_max_pool_forward_and_gradient(shape):
+  """The reshape-max pooling of the CNNs is nn.max_pool(2x2, stride 2, VALID), values and grads."""
+  import flax.linen as nn
+  from wassml.nn import cnn
+  x = jax.random.normal(jax.random.key(0), shape)  # continuous: no ties
+  ref = lambda z: nn.max_pool(z, (2, 2), strides=(2, 2))
+  np.testing.assert_array_equal(cnn._pool(x), ref(x))
+  w = jax.random.normal(jax.random.key(1), ref(x).shape)
+  g = jax.grad(lambda z: jnp.sum(w * cnn._pool(z)))(x)
+  g_ref = jax.grad(lambda z: jnp.sum(w * ref(z)))(x)
+  np.testing.assert_allclose(g, g_ref, atol=1e-6)

@@ -13,8 +13,17 @@ import jax
 import jax.numpy as jnp
 
 
-def _pool(x):
-  return nn.max_pool(x, (2, 2), strides=(2, 2))
+def _pool(x: jax.Array) -> jax.Array:
+  """2x2 max pooling, stride 2, 'VALID' (``nn.max_pool(x, (2, 2), strides=(2, 2))``).
+
+  Written as a reshape and a max: the forward is identical, and on XLA:CPU its gradient is much
+  cheaper than ``select_and_scatter`` (measured: 1.5x faster SmallCNN and 1.2x faster LeNet5
+  training steps at batch 1000). At exact ties the gradient is shared between the tied inputs
+  instead of going to one of them; both are valid subgradients.
+  """
+  b, h, w, c = x.shape
+  x = x[:, : h // 2 * 2, : w // 2 * 2]
+  return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
 def _flatten(x):
