@@ -30,3 +30,13 @@ def test_quick_config(tmp_path):
   again = train.train_and_evaluate(cfg, str(tmp_path))
   assert again["resumed_from_step"] == res["steps"] == again["steps"]
   assert again["test_accuracy"] == res["test_accuracy"]
+
+
+def test_pool_benchmark_runs_and_restores_the_pool():
+  from experiments.supervised import bench_pool
+  from wassml.nn import cnn
+  before = cnn._pool
+  res = bench_pool.run(batch=4, rounds=1)
+  assert set(res) == set(bench_pool.MODELS)
+  assert all(r["ratio"] > 0 for r in res.values())
+  assert cnn._pool is before
