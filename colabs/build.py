@@ -6,7 +6,7 @@ Each notebook: an install cell that works on Colab (clone + pip install) and rep
 accelerator; a data cell that loads through TFDS on Colab and falls back to the offline sources
 here; the family's quick experiment through the same ``experiments/<name>/train.py`` function the
 tests and ``wassml tour`` call; the results and the figures inline. ``ot_core.py`` is written by
-hand. ``tests/test_colabs.py`` checks the pairing and executes every notebook.
+hand, except its install cell, which is ``INSTALL_CELL`` like every other notebook's. ``tests/test_colabs.py`` checks the pairing and executes every notebook.
 """
 
 from __future__ import annotations
@@ -17,32 +17,14 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 
-HEADER = '''# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
-# %% [markdown]
-# # wassml · {title}
-#
-{description}
-
-# %%
+# The install cell of every notebook (ot_core.py included: main() writes it there too).
+INSTALL_CELL = '''# %%
 # Install: on Colab, clone the repository and install it; locally, use the checkout.
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
-
-import shutil
 
 if importlib.util.find_spec("wassml") is None:
   REPO = os.environ.get("WASSML_REPO", "https://github.com/wassml/wassml.git")
@@ -63,7 +45,27 @@ import jax
 
 IN_COLAB = "google.colab" in sys.modules
 print("JAX", jax.__version__, "| backend:", jax.default_backend(), "| devices:", jax.devices())
+'''
 
+HEADER = '''# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # wassml · {title}
+#
+{description}
+
+{install}
 # %% [markdown]
 # ## Data
 # On Colab the seed's dataset comes through TFDS (`tfds.data_source`, no TensorFlow needed); here
@@ -170,14 +172,23 @@ print(texts.x[0][:300])'''),
 
 
 def render(name: str, spec: dict) -> str:
-  return HEADER.format(name=name, overrides=spec.get("overrides", ""), **{
+  return HEADER.format(name=name, install=INSTALL_CELL, overrides=spec.get("overrides", ""), **{
       k: v for k, v in spec.items() if k != "overrides"})
+
+
+def write_install_cell(path: pathlib.Path) -> None:
+  """Replaces the install cell of a hand-written notebook script with ``INSTALL_CELL``."""
+  text = path.read_text()
+  start = text.index("# %%\n# Install: on Colab")
+  end = text.index("\n", text.index('print("JAX", jax.__version__', start)) + 1
+  path.write_text(text[:start] + INSTALL_CELL + text[end:])
 
 
 def main() -> None:
   for name, spec in FAMILIES.items():
     path = HERE / f"{name}.py"
     path.write_text(render(name, spec))
+  write_install_cell(HERE / "ot_core.py")
   scripts = [str(HERE / f"{n}.py") for n in [*FAMILIES, "ot_core"]]
   subprocess.run([sys.executable, "-m", "jupytext", "--set-formats", "ipynb,py:percent", *scripts],
                  check=True)

@@ -25,10 +25,9 @@
 # Install: on Colab, clone the repository and install it; locally, use the checkout.
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
-
-import shutil
 
 if importlib.util.find_spec("wassml") is None:
   REPO = os.environ.get("WASSML_REPO", "https://github.com/wassml/wassml.git")
