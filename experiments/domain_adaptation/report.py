@@ -73,6 +73,10 @@ def da_readme(res, command: str, notes: str) -> str:
           f"per method (batch {cfg['per_class']}/class source + same-size target), Adam "
           f"{cfg['learning_rate']}; eta1={cfg['eta1']}, eta2={cfg['eta2']}, eta3={cfg['eta3']}, "
           f"eps={cfg['epsilon']}, rho={cfg['rho']}; exact OT `{cfg.get('exact_method')}`.",
+          *([f"- Per-pair settings (override the above on that pair): "
+             + "; ".join(f"`{p}`: " + ", ".join(f"{k}={v}" for k, v in o.items())
+                         for p, o in cfg["pair_overrides"].items())]
+            if cfg.get("pair_overrides") else []),
           f"- Model selection: checkpoint with the best **{res['selection']}** score (no "
           f"target labels), evaluated every {cfg['eval_every']} steps.", ""]
   out += ["## Target test accuracy (%), mean ± std over seeds, selected without target labels",

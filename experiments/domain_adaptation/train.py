@@ -81,6 +81,27 @@ def build_model(config: ml_collections.ConfigDict, num_classes: int, dann: bool)
   return da.DAModel(backbone, discriminator_hidden=config.dann_hidden if dann else 0)
 
 
+def pair_config(config: ml_collections.ConfigDict, pair: str) -> ml_collections.ConfigDict:
+  """``config`` with ``config.pair_overrides[pair]`` applied (e.g. a smaller ``rho`` on partial DA).
+
+  ``pair_overrides`` maps a pair name to a dict of config fields; pairs without an entry (or a
+  config without the field) get ``config`` itself.
+
+  Raises:
+    ValueError: an override names a field the config does not have.
+  """
+  overrides = (config.get("pair_overrides") or {}).get(pair) or {}
+  overrides = overrides.to_dict() if hasattr(overrides, "to_dict") else dict(overrides)
+  if not overrides:
+    return config
+  unknown = sorted(k for k in overrides if k not in config)
+  if unknown:
+    raise ValueError(f"pair_overrides[{pair!r}] names unknown config fields {unknown}.")
+  c = ml_collections.ConfigDict(config.to_dict())
+  c.update(overrides)
+  return c
+
+
 def _fresh_optimizer(state, tx):
   return state.replace(step=0, tx=tx, opt_state=tx.init(state.params))
 
@@ -322,6 +343,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   plans: dict[str, Any] = {}
   for pair in config.pairs:
     runs[pair] = {m: {} for m in methods}
+    config_all, config = config, pair_config(config, pair)  # per-pair settings (e.g. rho)
     for seed in config.seeds:
       key = jax.random.fold_in(jax.random.key(config.seed), seed)
       data = load_pair(config, pair, seed)
@@ -365,6 +387,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           plans[pair] = {n: {kk: v for kk, v in diag[n].items() if kk != "plan"}
                          for n in ("balanced", "unbalanced")}
           plans[pair]["target_classes"] = np.nonzero(data["present"])[0]
+    config = config_all
 
   alt = "reverse_val" if config.selection == "source_val" else "source_val"
   table: dict[str, dict[str, Any]] = {}

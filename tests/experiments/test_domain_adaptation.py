@@ -92,3 +92,17 @@ def test_default_config_runs_on_mocked_tfds_data(tmp_path):
 @pytest.mark.slow
 def test_default_config_all_methods_on_mocked_tfds_data(tmp_path):
   _run_mocked(tmp_path, ["source_only", "dann", "deepjdot", "entropic_deepjdot", "jumbot"])
+
+
+def test_pair_overrides_change_only_their_pair():
+  config = quick_config.get_config()
+  config.pair_overrides = {"moons_rot50": {"rho": 0.3, "epsilon": 0.05}}
+  c50 = train.pair_config(config, "moons_rot50")
+  assert (c50.rho, c50.epsilon) == (0.3, 0.05)
+  assert (config.rho, config.epsilon) == (1.0, 0.1)          # the shared config is untouched
+  c30 = train.pair_config(config, "moons_rot30")
+  assert (c30.rho, c30.epsilon) == (1.0, 0.1)
+  assert c50.steps == config.steps and c50.pairs == config.pairs
+  config.pair_overrides = {"moons_rot30": {"rhoo": 0.3}}
+  with pytest.raises(ValueError, match="rhoo"):
+    train.pair_config(config, "moons_rot30")

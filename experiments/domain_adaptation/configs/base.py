@@ -11,6 +11,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.seeds = [0]
   c.pairs = ["moons_rot30"]
   c.pair_kwargs = ml_collections.ConfigDict()   # extra domain_pair(...) kwargs
+  c.pair_overrides = ml_collections.ConfigDict()  # {pair: {field: value}}: per-pair settings
   c.methods = ["source_only", "dann", "deepjdot", "entropic_deepjdot", "jumbot"]
   # Data.
   c.max_train = None           # rows per domain from the train split (None: all)
