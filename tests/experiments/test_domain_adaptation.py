@@ -106,3 +106,18 @@ def test_pair_overrides_change_only_their_pair():
   config.pair_overrides = {"moons_rot30": {"rhoo": 0.3}}
   with pytest.raises(ValueError, match="rhoo"):
     train.pair_config(config, "moons_rot30")
+
+
+def test_diagnose_pairs_histograms_are_distributions():
+  from experiments.domain_adaptation import diagnose_pairs  # pylint: disable=g-import-not-at-top
+  config = quick_config.get_config()
+  config.progress = False
+  config.pretrain_steps = 20
+  out = diagnose_pairs.diagnose(config, "moons_rot30", seed=0)
+  for split in ("source_val", "target_test"):
+    frac = np.asarray(out[split]["predicted_class_fraction"])
+    assert frac.shape == (2,) and frac.sum() == pytest.approx(1.0) and (frac >= 0).all()
+    assert np.asarray(out[split]["true_class_fraction"]).sum() == pytest.approx(1.0)
+    assert 0.0 <= out[split]["accuracy"] <= 1.0
+  assert out["target_classes"] == [0, 1]
+  assert out["source_val"]["accuracy"] > 0.6   # 20 steps already separate the source moons

@@ -29,9 +29,9 @@ def get_config():
   c.dann_hidden = 64
   c.learning_rate = 1e-3
   c.per_class = 10             # batches of 100 source + 100 target
-  c.pretrain_steps = 500
-  c.steps = 500
-  c.eval_every = 100
+  c.pretrain_steps = 400
+  c.steps = 350
+  c.eval_every = 70
   c.rho = 1.0
   c.pair_overrides = {"fmnist_blend_partial": {"rho": 0.3}}
   c.embedding_plot = "pca"
