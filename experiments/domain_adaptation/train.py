@@ -388,7 +388,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                          for n in ("balanced", "unbalanced")}
           plans[pair]["target_classes"] = np.nonzero(data["present"])[0]
     config = config_all
+    if pair != config.pairs[-1]:   # keep the finished pairs should the run be cut short
+      _write_results(config, workdir, runs, plans, t_start, complete=False)
+  return _write_results(config, workdir, runs, plans, t_start, complete=True)
 
+
+def _write_results(config, workdir: str, runs, plans, t_start: float, *,
+                   complete: bool) -> dict[str, Any]:
+  """Aggregates ``runs`` over seeds, writes ``results.json`` + ``accuracy.png``; returns results.
+
+  Called after every pair with ``complete=False`` (so a run cut short keeps its finished pairs,
+  marked ``"complete": false``), and once at the end with ``complete=True``.
+  """
+  methods = list(config.methods)
   alt = "reverse_val" if config.selection == "source_val" else "source_val"
   table: dict[str, dict[str, Any]] = {}
   for pair, by_method in runs.items():
@@ -404,6 +416,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       }
   results: dict[str, Any] = {m: {p: table[p][m]["mean"] for p in table} for m in methods}
   results.update({
+      "complete": complete,
       "table": table,
       "plan_mass": plans,
       "selection": config.selection,

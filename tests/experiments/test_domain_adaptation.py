@@ -29,7 +29,7 @@ def test_quick_config_results(tmp_path):
     assert saved[method]["moons_rot30"] > 0.7, saved
   assert saved["jumbot"]["moons_rot30"] > 0.9, saved
   assert saved["jumbot"]["moons_rot30"] > saved["source_only"]["moons_rot30"] + 0.1, saved
-  assert saved["selection"] == "source_val"
+  assert saved["selection"] == "source_val" and saved["complete"] is True
   t = saved["table"]["moons_rot30"]["jumbot"]
   assert {"mean", "std", "per_seed", "last_mean", "oracle_target_test_mean"} <= set(t)
   assert t["oracle_target_test_mean"] >= t["mean"] - 1e-9
