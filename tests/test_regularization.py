@@ -279,3 +279,69 @@ def test_noise_rate_outside_unit_interval(rate):
   from wassml import data
   with pytest.raises(ValueError, match=r"\[0, 1\)"):
     data.add_label_noise(jax.random.key(0), np.zeros(5, int), rate=rate, num_classes=3)
+
+
+# ----------------------------------------------------------------------------- float32 and xi
+def _pixel_mlp_setup():
+  """A random tanh MLP on 784 'pixels' in [0.5, 1] (float32), its softmax and a random start."""
+  k1, k2, k3, k4 = jax.random.split(jax.random.key(11), 4)
+  w1 = jax.random.normal(k1, (784, 32)) / np.sqrt(784) * 3
+  w2 = jax.random.normal(k2, (32, 10)) * 2 / np.sqrt(32)
+  f = lambda x: jnp.tanh(x @ w1) @ w2
+  x = jax.random.uniform(k3, (32, 784), minval=0.5, maxval=1.0)
+  return f, x, jax.nn.softmax(f(x)), k4
+
+
+@pytest.mark.parametrize("xi, aligned", [(1e-6, False), (1e-2, True)])
+def test_vat_power_step_float32_needs_xi_above_rounding(xi, aligned):
+  """One power step must return normalize(H d) (H: Hessian of KL at r = 0, d the random start).
+
+  In float32, ``x + 1e-6 d`` with ``||d|| = 1`` over 784 inputs near 1 rounds to ``x`` (a per-pixel
+  step ~4e-8 is below the float32 spacing ~6e-8), so the finite difference returns rounding noise:
+  the reference VAT code's xi = 1e-6 does not carry over to [0, 1] pixels in float32. The
+  experiment uses xi = 1e-2 (``experiments/noisy_labels/configs/default.py``). The reference
+  ``H d`` is exact (forward-over-reverse, no finite difference).
+  """
+  f, x, p, key = _pixel_mlp_setup()
+  d0 = reg.l2_normalize(jax.random.normal(key, x.shape, dtype=x.dtype))
+  obj = lambda r: jnp.sum(reg.kl_divergence(p, f(x + r)))
+  hd = jax.jvp(jax.grad(obj), (jnp.zeros_like(x),), (d0,))[1]
+  ref = np.asarray(reg.l2_normalize(hd))
+  r = np.asarray(reg.adversarial_direction(key, f, x, p, reg.kl_divergence, xi=xi, num_iters=1,
+                                           radius=1.0))
+  cos = np.sum(r * ref, axis=1)
+  if aligned:
+    assert np.all(cos > 0.95), cos
+  else:
+    assert np.mean(cos) < 0.5, cos
+
+
+def test_debiased_label_ot_is_zero_and_stationary_at_q_equals_p():
+  """The debiased WAR divergence vanishes at q = p and is quadratic around it; the biased
+  ``<P_eps, C>`` is positive at q = p with a non-zero gradient (first order)."""
+  rng = np.random.default_rng(3)
+  cost = reg.embedding_ground_cost(rng.normal(size=(5, 3)), floor=0.1)
+  p = jnp.asarray(rng.dirichlet(3 * np.ones(5), size=6), jnp.float32)
+  logits = jnp.log(p)
+  v = jnp.asarray(rng.normal(size=(6, 5)), jnp.float32)
+  # A well-conditioned eps (converged Sinkhorn): the gradient at q = p vanishes.
+  deb = reg.label_ot_divergence(cost, epsilon=0.5, num_iters=200, debiased=True)
+  biased = reg.label_ot_divergence(cost, epsilon=0.5, num_iters=200)
+  np.testing.assert_allclose(np.asarray(deb(p, logits)), 0.0, atol=1e-5)
+  g_deb = jax.grad(lambda z: jnp.sum(deb(p, z)))(logits)
+  g_biased = jax.grad(lambda z: jnp.sum(biased(p, z)))(logits)
+  assert float(jnp.max(jnp.abs(g_deb))) < 1e-4, g_deb
+  assert float(jnp.max(jnp.abs(g_biased))) > 1e-2, g_biased
+  assert float(jnp.min(biased(p, logits))) > 1e-2
+  # WAR's eps = 0.05, 20 iterations: still zero at p and quadratic in the step around it
+  # (S(2t) ~ 4 S(t)); positive away from p.
+  deb = reg.label_ot_divergence(cost, epsilon=0.05, num_iters=20, debiased=True)
+  np.testing.assert_allclose(np.asarray(deb(p, logits)), 0.0, atol=1e-5)
+  s1, s2 = np.asarray(deb(p, logits + 0.02 * v)), np.asarray(deb(p, logits + 0.04 * v))
+  assert np.all((s2 / s1 > 3.0) & (s2 / s1 < 6.0)), s2 / s1  # linear would give 2
+  assert np.all(np.asarray(deb(p, jnp.asarray(rng.normal(size=(6, 5)), jnp.float32))) > 0)
+
+
+def test_adversarial_direction_increases_debiased_label_ot():
+  cost = reg.embedding_ground_cost(np.random.default_rng(0).normal(size=(5, 3)))
+  _check_increases(reg.label_ot_divergence(cost, epsilon=0.05, num_iters=20, debiased=True))

@@ -46,14 +46,39 @@ def _label_ot(p, logits, *, cost, epsilon, num_iters):
   return ot.label_ot(p, q, cost, epsilon=epsilon, num_iters=num_iters)
 
 
+def _label_sinkhorn_divergence(p, logits, *, cost, epsilon, num_iters):
+  from wassml.ot.sinkhorn import sinkhorn  # Lazy, as above.
+  q = jax.nn.softmax(logits, axis=-1)
+
+  def objective(a, b):
+    return sinkhorn(cost, a, b, epsilon=epsilon, num_iters=num_iters, mode="log",
+                    grad_mode="unroll").objective
+
+  one = lambda a, b: objective(a, b) - 0.5 * (objective(a, a) + objective(b, b))
+  return jax.vmap(one)(p, q)
+
+
 def label_ot_divergence(
-    cost: ArrayLike, *, epsilon: float = 0.05, num_iters: int = 20) -> Divergence:
+    cost: ArrayLike, *, epsilon: float = 0.05, num_iters: int = 20,
+    debiased: bool = False) -> Divergence:
   """WAR's divergence ``OT^eps_C(p, softmax(logits))`` (``wassml.ot.label_ot``), per row.
+
+  ``debiased=False`` (the paper and its reference code): the transport cost ``<P_eps, C>`` of
+  the Sinkhorn plan. It is **not** zero at ``q = p`` for a non-confident ``p`` (the entropic plan
+  spreads mass off the diagonal wherever ``C_ij`` is comparable to ``eps``) and its gradient there
+  does not vanish, so WAR's power iteration returns that first-order gradient rather than the
+  curvature direction VAT finds with KL.
+
+  ``debiased=True``: the Sinkhorn divergence on the label simplex,
+  ``S(p, q) = OT(p, q) - (OT(p, p) + OT(q, q)) / 2`` with the entropic objective
+  ``OT = <P, C> + eps KL(P | p q^T)`` (Feydy et al., 2019): ``S(p, p) = 0``, ``S >= 0``, and its
+  gradient vanishes at ``q = p`` like KL's. Three Sinkhorn solves instead of one.
 
   Args:
     cost: ``[K, K]`` class ground cost (validated: non-negative, zero diagonal).
     epsilon: entropic regularisation (reference code: 0.05).
     num_iters: Sinkhorn iterations (reference code: 20).
+    debiased: use the debiased Sinkhorn divergence (see above).
 
   Returns:
     A divergence ``(p [B, K], logits [B, K]) -> [B]``.
@@ -63,4 +88,5 @@ def label_ot_divergence(
     raise ValueError(f"epsilon must be > 0, got {epsilon}.")
   if int(num_iters) != num_iters or num_iters < 1:
     raise ValueError(f"num_iters must be a positive integer, got {num_iters!r}.")
-  return functools.partial(_label_ot, cost=cost, epsilon=float(epsilon), num_iters=int(num_iters))
+  fn = _label_sinkhorn_divergence if debiased else _label_ot
+  return functools.partial(fn, cost=cost, epsilon=float(epsilon), num_iters=int(num_iters))

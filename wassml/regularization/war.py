@@ -79,8 +79,13 @@ def make_divergence(
     cost: ArrayLike | None = None,
     epsilon: float = 0.05,
     num_iters: int = 20,
+    debiased: bool = False,
 ) -> divergences.Divergence | None:
-  """The divergence of a method: ``None`` (CCE), KL (VAT) or label OT with ``cost`` (WAR)."""
+  """The divergence of a method: ``None`` (CCE), KL (VAT) or label OT with ``cost`` (WAR).
+
+  ``epsilon``, ``num_iters`` and ``debiased`` are WAR's (see
+  :func:`wassml.regularization.divergences.label_ot_divergence`).
+  """
   if method not in METHODS:
     raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}.")
   if method == "cce":
@@ -90,7 +95,7 @@ def make_divergence(
   if cost is None:
     raise ValueError("WAR needs a [K, K] ground cost `cost` (see wassml.regularization.ground_cost).")
   return divergences.label_ot_divergence(_gc.validate_ground_cost(cost), epsilon=epsilon,
-                                         num_iters=num_iters)
+                                         num_iters=num_iters, debiased=debiased)
 
 
 def regularized_loss(
@@ -101,7 +106,7 @@ def regularized_loss(
     *,
     divergence: divergences.Divergence | None,
     beta: ArrayLike,
-    xi: float = 1e-6,
+    xi: float = 1e-2,
     num_iters: int = 1,
     radius: float = 1.0,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
