@@ -102,7 +102,8 @@ def make_step(model, config, method: str, warmup_steps: int):
 
   def loss_fn(params, batch_stats, batch, rng):
     div = reg.make_divergence(method, cost=batch.get("cost"), epsilon=config.epsilon,
-                              num_iters=config.sinkhorn_iters)
+                              num_iters=config.sinkhorn_iters,
+                              debiased=bool(config.get("war_debiased", False)))
     loss, metrics = reg.regularized_loss(
         rng, functools.partial(_logits, model, params), batch["x"], batch["y"],
         divergence=div, beta=batch["beta"], xi=config.xi, num_iters=config.power_iters,
@@ -230,7 +231,11 @@ def run_setting(config, kind: str, rate: float, xtr, ytr, xte, yte, num_classes,
     final = acc[:, -1]
     out[method] = {"mean": float(final.mean()), "std": float(final.std()),
                    "per_seed": final.tolist(), "curve_mean": acc.mean(0).tolist(),
-                   "final_reg": float(np.asarray(metrics["reg"])[:, -1].mean())}
+                   "final_reg": float(np.asarray(metrics["reg"])[:, -1].mean()),
+                   # Accuracy on the noisy training labels (running mean over each epoch's
+                   # batches, after the warm-up): above 1 - noise rate means the noise is fitted.
+                   "train_acc_noisy_curve": (100.0 * np.asarray(metrics["acc_noisy"]).mean(0)
+                                             ).tolist()}
     if progress is not None:
       progress.update(1)
   return out

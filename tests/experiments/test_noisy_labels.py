@@ -56,3 +56,41 @@ def test_bad_method_is_rejected(tmp_path):
   c.methods = ("cce", "mixup")
   with pytest.raises(ValueError, match="unknown method"):
     train.train_and_evaluate(c, str(tmp_path))
+
+
+def test_tune_grid_and_point_config():
+  from experiments.noisy_labels import tune
+  from experiments.noisy_labels.configs import cpu_v3
+  c = cpu_v3.get_config("stage2")
+  points = tune.grid_points(c.tune.grid.to_dict())
+  assert ("war", {"beta": 3.0, "radius": 1.0, "war_debiased": True}) in points
+  pc = tune.point_config(c, "war", {"beta": 7.0, "radius": 0.5, "cost_floor": 0.3})
+  # Tuning never looks at the test split; the point's values are set; the base is untouched.
+  assert pc.eval_split == "validation" and pc.num_test == c.tune.num_val
+  assert pc.beta["war"] == 7.0 and pc.beta["vat"] == c.beta["vat"]
+  assert pc.radius == 0.5 and pc.cost_floor == 0.3 and pc.methods == ("war",)
+  assert c.eval_split == "test" and c.radius != 0.5
+  with pytest.raises(ValueError, match="not a config key"):
+    tune.point_config(c, "war", {"betta": 1.0})
+  with pytest.raises(ValueError, match="unknown method"):
+    tune.grid_points({"mixup": {"beta": (1.0,)}})
+  with pytest.raises(ValueError, match="unknown tuning stage"):
+    cpu_v3.get_config("stage9")
+
+
+def test_tune_runs_on_tiny_data(tmp_path):
+  import ml_collections
+  from experiments.noisy_labels import tune
+  c = quick.get_config()
+  c.num_train, c.batch_size, c.num_epochs, c.warmup_epochs = 64, 32, 2, 1
+  c.cost_examples = 64
+  c.tune = ml_collections.ConfigDict(dict(
+      noise=("symmetric", 0.4), num_val=32, num_seeds=1, last_epochs=1,
+      grid=dict(cce=dict(radius=(1.0,)), vat=dict(beta=(1.0, 2.0)))))
+  out = tune.run(c, str(tmp_path))
+  assert [r["method"] for r in out["rows"]] == ["cce", "vat", "vat"]
+  assert out["best"]["vat"]["score"] == max(r["score"] for r in out["rows"][1:])
+  with open(os.path.join(tmp_path, "tune.json")) as f:
+    saved = json.load(f)
+  assert len(saved["rows"]) == 3 and len(saved["rows"][1]["val_curve"]) == 2
+  assert "**best**" in open(os.path.join(tmp_path, "tune.md")).read()

@@ -32,10 +32,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.beta = ml_collections.ConfigDict(dict(vat=1.0, war=3.0))
   c.beta_schedule = "step"
   c.radius = 2.0
-  c.xi = 1e-6
+  c.xi = 1e-2  # 1e-6 is lost to float32 rounding of x + xi d on [0, 1] pixels (see tests)
   c.power_iters = 1
   c.epsilon = 0.05
   c.sinkhorn_iters = 20
+  # False: WAR's <P_eps, C> (the paper); True: the debiased Sinkhorn divergence on the simplex
+  # (wassml.regularization.divergences.label_ot_divergence).
+  c.war_debiased = False
   c.ground_cost = "confusion"
   c.cost_floor = 0.1
   c.cost_examples = 10000
