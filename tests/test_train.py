@@ -155,6 +155,25 @@ def test_sweep_over_seeds_equals_separate_runs_in_one_compile():
   assert not np.allclose(out["loss"][0], out["loss"][1])
 
 
+@pytest.mark.parametrize("vectorize", ["map", "auto"])
+def test_sweep_map_equals_vmap(vectorize):
+  traces = []
+
+  def run(key):
+    traces.append(1)
+    return _tiny_run(key)
+
+  keys = jax.random.split(jax.random.key(7), 3)
+  ref = wtrain.sweep(_tiny_run, keys, vectorize="vmap")
+  out = wtrain.sweep(run, keys, vectorize=vectorize)
+  assert len(traces) == 1  # one trace and one compile for the whole batch, runs mapped inside
+  jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), out, ref)
+  with pytest.raises(ValueError, match="vectorize"):
+    wtrain.sweep(_tiny_run, keys, vectorize="pmap")
+  with pytest.raises(ValueError, match="in_axes"):
+    wtrain.sweep(lambda h: _tiny_run(h["k"]), {"k": keys}, in_axes=({"k": 0},), vectorize="map")
+
+
 def test_sweep_over_hyperparameters():
   lrs = jnp.array([0.0, 0.1])
   out = wtrain.sweep(lambda lr: _tiny_run(jax.random.key(0), lr=lr, num_steps=5),

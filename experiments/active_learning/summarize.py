@@ -74,8 +74,10 @@ def markdown_summary(results: dict) -> str:
     out.append("")
     out.append(f"### Table 4.2 form: annotations to reach the target, and accuracy at {budget} labels")
     out.append("")
-    out.append("| strategy | # annotations | # labelled data (with adversarial / pseudo) | acc @ budget (mean ± std) | AUC |")
-    out.append("|---|---|---|---|---|")
+    has_match = any("annotations_to_match_random_at_budget" in t for t in results["table_4_2"].values())
+    out.append("| strategy | # annotations | # labelled data (with adversarial / pseudo) | acc @ budget (mean ± std) | AUC |"
+               + (" # annotations to match random @ budget |" if has_match else ""))
+    out.append("|---|---|---|---|---|" + ("---|" if has_match else ""))
     order = results["ranking_at_budget"] + [k for k in results["table_4_2"] if k not in results["ranking_at_budget"]]
     for name in order:
       t = results["table_4_2"][name]
@@ -83,8 +85,13 @@ def markdown_summary(results: dict) -> str:
       ann = t["annotations"] if t["reached"] else f"> {reach} (not reached)"
       lab = t["labelled_data"] if t["reached"] else "—"
       out.append(f"| {name} | {ann} | {lab} | {_fmt(t['accuracy_at_budget'])} ± {_fmt(t['accuracy_at_budget_std'])} "
-                 f"| {_fmt(results['auc'][name])} |")
+                 f"| {_fmt(results['auc'][name])} |"
+                 + (f" {_fmt(t.get('annotations_to_match_random_at_budget'))} |" if has_match else ""))
     out.append("")
+    if has_match:
+      out.append(f"Last column: the first schedule point where the strategy's mean accuracy reaches random's mean accuracy "
+                 f"at the budget ({_fmt(results.get('random_accuracy_at_budget'))}); — = never within the budget.")
+      out.append("")
     out.append("### Learning curves (mean test accuracy over seeds)")
     out.append("")
     names = list(results["curves"])
@@ -107,6 +114,10 @@ def markdown_summary(results: dict) -> str:
                  f"(DFAL: {_fmt(t['dfal_labels'])}, random: {_fmt(t['random_labels'])}; — = not reached within the budget).")
       out.append(f"- DFAL in the top 3 at the budget: **{'reached' if t['dfal_top3_at_budget'] else 'not reached'}** "
                  f"(rank {t['dfal_rank_at_budget']} of {len(results['ranking_at_budget'])}).")
+      if "dfal_matches_random_with_30pct_fewer_labels" in t:
+        out.append(f"- Secondary (not the issue's target): DFAL reaches random's accuracy at {t['random_budget']} labels "
+                   f"with <= 70% of them: **{'yes' if t['dfal_matches_random_with_30pct_fewer_labels'] else 'no'}** "
+                   f"(DFAL: {_fmt(t['dfal_labels_to_match_random_at_budget'])} labels).")
       out.append("")
   if "transfer" in results:
     out.append("### Table 4.4 form: transfer (queries chosen with the loop's model, another model trained on them)")

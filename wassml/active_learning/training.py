@@ -1,10 +1,11 @@
-"""Training from scratch on each seed's labelled set, all seeds in ONE compiled, vmapped call.
+"""Training from scratch on each seed's labelled set, all seeds in ONE compiled call.
 
 Each seed of an active-learning run owns a different labelled set, so the sets are stacked and
 padded: ``x: [S, N_max, ...]``, ``y: [S, N_max]`` with the first ``n_valid[s]`` rows of seed ``s``
 valid. One run (``wassml.train.create_train_state`` + ``num_steps`` steps of the harness's
 classifier step on minibatches drawn uniformly from the valid rows) is vmapped over the seeds
-by ``wassml.train.sweep``; ``num_steps`` is a traced scalar (same HLO every round, so the
+by ``wassml.train.sweep`` (``vectorize='auto'``: mapped seed after seed on CPU,
+where vmapped convolutions are slower); ``num_steps`` is a traced scalar (same HLO every round, so the
 persistent compilation cache serves later rounds).
 """
 
@@ -61,8 +62,9 @@ def fit_seeds(
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     weight_decay: float = 0.0,
+    vectorize: str = "auto",
 ) -> Any:
-  """Trains one fresh model per seed (vmapped by ``wassml.train.sweep``); returns stacked variables.
+  """Trains one fresh model per seed (in one call of ``wassml.train.sweep``); returns stacked variables.
 
   Args:
     keys: ``[S]`` PRNG keys (init, minibatches and dropout of each seed).
@@ -74,6 +76,8 @@ def fit_seeds(
     batch_size: minibatch size (drawn with replacement from the valid rows).
     learning_rate: Adam step size (1e-3 in the thesis).
     weight_decay: optional AdamW decay.
+    vectorize: how the seeds share the compiled call (``wassml.train.sweep``): ``"vmap"``,
+      ``"map"`` (one seed after another; faster for CNNs on XLA:CPU) or ``"auto"`` (map on CPU).
 
   Returns:
     Variables ``{"params": ...}`` with a leading ``[S]`` axis on every leaf.
@@ -90,7 +94,8 @@ def fit_seeds(
       "n": jnp.asarray(n_valid, jnp.int32),
       "steps": jnp.full((s,), int(num_steps), jnp.int32),
   }
-  return sweep(_run_one, batch, static_kwargs={"module": module, "tx": tx, "batch_size": int(batch_size)})
+  return sweep(_run_one, batch, static_kwargs={"module": module, "tx": tx, "batch_size": int(batch_size)},
+               vectorize=vectorize)
 
 
 @functools.lru_cache(maxsize=None)
