@@ -54,11 +54,26 @@ def targets(results: dict) -> str:
   return "\n".join(out)
 
 
+def memorisation(results: dict) -> str:
+  """Last-epoch accuracy on the noisy training labels (runs that recorded it): above
+  ``1 - noise rate`` means the model fits the wrong labels."""
+  lines = []
+  for name, s in results["settings"].items():
+    cells = [f"{m.upper()} {s[m]['train_acc_noisy_curve'][-1]:.1f}"
+             for m in ("cce", "vat", "war") if m in s and "train_acc_noisy_curve" in s[m]]
+    if cells:
+      lines.append(f"- {name}: " + ", ".join(cells))
+  if not lines:
+    return ""
+  return ("\nAccuracy (%) on the noisy training labels, last epoch (mean over seeds):\n"
+          + "\n".join(lines) + "\n")
+
+
 def main(argv):
   del argv
   with open(os.path.join(_WORKDIR.value, "results.json")) as f:
     results = json.load(f)
-  text = table(results) + "\n\n" + targets(results) + "\n"
+  text = table(results) + "\n\n" + targets(results) + "\n" + memorisation(results)
   with open(os.path.join(_WORKDIR.value, "table.md"), "w") as f:
     f.write(text)
   print(text)

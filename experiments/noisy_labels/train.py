@@ -84,12 +84,19 @@ def _lr_schedule(config, steps_per_epoch: int):
   return optax.piecewise_constant_schedule(config.learning_rate, bounds)
 
 
+def per_method(value, method: str) -> float:
+  """A setting given as one float for every method or a per-method mapping (``{"vat": .., ..}``)."""
+  return float(value[method]) if hasattr(value, "keys") else float(value)
+
+
 def method_beta(config, method: str) -> float:
-  """``config.beta``: one float for every method, or a per-method mapping (``{"vat": .., "war": ..}``)."""
-  if method == "cce":
-    return 0.0
-  b = config.beta
-  return float(b[method]) if hasattr(b, "keys") else float(b)
+  """``config.beta`` of a method (see :func:`per_method`); 0 for CCE."""
+  return 0.0 if method == "cce" else per_method(config.beta, method)
+
+
+def method_radius(config, method: str) -> float:
+  """``config.radius`` of a method (see :func:`per_method`); unused by CCE."""
+  return 1.0 if method == "cce" else per_method(config.radius, method)
 
 
 def make_step(model, config, method: str, warmup_steps: int):
@@ -107,7 +114,7 @@ def make_step(model, config, method: str, warmup_steps: int):
     loss, metrics = reg.regularized_loss(
         rng, functools.partial(_logits, model, params), batch["x"], batch["y"],
         divergence=div, beta=batch["beta"], xi=config.xi, num_iters=config.power_iters,
-        radius=config.radius)
+        radius=method_radius(config, method))
     return loss, (metrics, batch_stats)
 
   inner = wtrain.make_step(loss_fn)

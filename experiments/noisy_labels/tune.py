@@ -11,7 +11,8 @@ first ``num_train`` used for training; their labels are never corrupted). The sc
 validation accuracy over the last ``config.tune.last_epochs`` epochs (the experiment reports the
 last epoch; averaging a few epochs lowers the noise of a one-seed score).
 
-``beta`` is set per method (``config.beta[method]``); any other key (``radius``, ``epsilon``,
+``config.tune.base`` (optional) is applied first: the settings the sweep starts from. ``beta``
+and ``radius`` are set per method (``config.beta[method]``); any other key (``radius``, ``epsilon``,
 ``cost_floor``, ...) is set on the config directly. Writes ``tune.json`` after every point (a
 crashed sweep keeps what it did) and ``tune.md`` (table, best point per method) at the end.
 """
@@ -39,6 +40,10 @@ _REPORT_ONLY = flags.DEFINE_bool(
     "report_only", False, "Only rebuild tune.md (and the best points) from workdir/tune.json.")
 
 
+# Settings that the config may give per method (a float or {"vat": .., "war": ..}).
+PER_METHOD = ("beta", "radius")
+
+
 def grid_points(grid: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
   """``[(method, {key: value})]``: the cartesian product of each method's grid.
 
@@ -58,8 +63,10 @@ def grid_points(grid: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def point_config(config: ml_collections.ConfigDict, method: str,
                  point: dict[str, Any]) -> ml_collections.ConfigDict:
   """The config of one grid point: one method, validation split, the point's values set."""
-  c = copy.deepcopy(config)
   t = config.tune
+  d = copy.deepcopy(config).to_dict()
+  d.update(dict(t.get("base", None) or {}))  # The settings the sweep starts from.
+  c = ml_collections.ConfigDict(d)
   c.methods = (method,)
   c.eval_split = "validation"
   c.num_test = int(t.num_val)
@@ -67,10 +74,13 @@ def point_config(config: ml_collections.ConfigDict, method: str,
   c.noise = (tuple(t.noise),)
   c.progress = False
   for k, v in point.items():
-    if k == "beta":
-      beta = dict(c.beta) if hasattr(c.beta, "keys") else {m: c.beta for m in ("vat", "war")}
-      beta[method] = float(v)
-      c.beta = ml_collections.ConfigDict(beta)
+    if k in PER_METHOD:
+      old = c[k]
+      values = dict(old) if hasattr(old, "keys") else {m: old for m in ("vat", "war")}
+      values[method] = float(v)
+      d = c.to_dict()  # ConfigDict fields keep their type: rebuild to turn a float into a map.
+      d[k] = values
+      c = ml_collections.ConfigDict(d)
     elif k not in c:
       raise ValueError(f"tune.grid key {k!r} is not a config key.")
     else:

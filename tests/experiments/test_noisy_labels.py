@@ -64,12 +64,18 @@ def test_tune_grid_and_point_config():
   c = cpu_v3.get_config("stage2")
   points = tune.grid_points(c.tune.grid.to_dict())
   assert ("war", {"beta": 3.0, "radius": 1.0, "war_debiased": True}) in points
-  pc = tune.point_config(c, "war", {"beta": 7.0, "radius": 0.5, "cost_floor": 0.3})
-  # Tuning never looks at the test split; the point's values are set; the base is untouched.
+  pc = tune.point_config(c, "war", {"beta": 7.0, "radius": 0.25, "cost_floor": 0.03})
+  # Tuning never looks at the test split; the sweep's base settings are applied, then the
+  # point's values (beta and radius for the tuned method only); the run's config is untouched.
+  base = c.tune.base
   assert pc.eval_split == "validation" and pc.num_test == c.tune.num_val
-  assert pc.beta["war"] == 7.0 and pc.beta["vat"] == c.beta["vat"]
-  assert pc.radius == 0.5 and pc.cost_floor == 0.3 and pc.methods == ("war",)
-  assert c.eval_split == "test" and c.radius != 0.5
+  assert pc.beta["war"] == 7.0 and pc.beta["vat"] == base.beta.vat
+  assert train.method_radius(pc, "war") == 0.25
+  assert train.method_radius(pc, "vat") == base.radius.vat
+  assert pc.cost_floor == 0.03 and pc.methods == ("war",)
+  assert tune.point_config(c, "vat", {"beta": 2.0}).cost_floor == base.cost_floor
+  assert c.eval_split == "test" and train.method_radius(c, "war") != 0.25
+  assert c.cost_floor != 0.03 and c.methods == ("cce", "vat", "war")
   with pytest.raises(ValueError, match="not a config key"):
     tune.point_config(c, "war", {"betta": 1.0})
   with pytest.raises(ValueError, match="unknown method"):
