@@ -12,8 +12,9 @@ validation accuracy over the last ``config.tune.last_epochs`` epochs (the experi
 last epoch; averaging a few epochs lowers the noise of a one-seed score).
 
 ``config.tune.base`` (optional) is applied first: the settings the sweep starts from. ``beta``
-and ``radius`` are set per method (``config.beta[method]``); any other key (``radius``, ``epsilon``,
-``cost_floor``, ...) is set on the config directly. Writes ``tune.json`` after every point (a
+and ``radius`` are set for the tuned method only (``config.beta[method]``); any other key
+(``epsilon``, ``cost_floor``, ``war_debiased``, ...) is set on the config directly. Points run one
+after another (each compiles its own step: the radius and the divergence are static). Writes ``tune.json`` after every point (a
 crashed sweep keeps what it did) and ``tune.md`` (table, best point per method) at the end.
 """
 

@@ -65,6 +65,10 @@ def get_config(stage: str = "stage1"):
           war=[dict(beta=(3.0,), radius=(1.0,), cost_floor=(0.3, 0.7)),
                dict(beta=(10.0,), radius=(0.5, 1.0), cost_floor=(0.5,)),
                dict(beta=(3.0,), radius=(2.0,), cost_floor=(0.5,))]),
+      # Stage 4 (after the cpu_v3 run, to compare ground costs fairly; not used for its
+      # settings): the uniform 0/1 cost (floor 1) under-fitted at beta 3, so try smaller betas.
+      "stage4": dict(
+          war=dict(beta=(0.3, 1.0), radius=(1.0,), cost_floor=(1.0,))),
   }
   if stage not in grids:
     raise ValueError(f"unknown tuning stage {stage!r}; valid: {list(grids)}.")
