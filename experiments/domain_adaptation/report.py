@@ -18,6 +18,10 @@ from absl import flags
 _RESULTS = flags.DEFINE_string("results", None, "Folder with results.json or bench.json.")
 _COMMAND = flags.DEFINE_string("command", "", "The exact command that produced the results.")
 _NOTES = flags.DEFINE_string("notes", "", "Free text appended verbatim (observations).")
+_NOTES_FILE = flags.DEFINE_string("notes_file", None, "File whose text is appended as notes.")
+_SUPPLEMENT = flags.DEFINE_multi_string(
+    "supplement", [], "Folder of a supplementary run on some of the same pairs (paired by "
+    "seed): its table, and the targets with its methods in place of this run's.")
 
 LABELS = {"source_only": "source-only", "dann": "DANN", "deepjdot": "DeepJDOT",
           "entropic_deepjdot": "entropic DeepJDOT", "jumbot": "JUMBOT"}
@@ -34,15 +38,22 @@ def _machine(res):
           f"{m.get('jax_backend', '?')}, devices {m.get('devices', '?')}")
 
 
-def target_checks(res) -> list[str]:
-  """The issue's targets, evaluated on the selected (no target labels) accuracies."""
+_STATS = {"mean": "selected without target labels (the run's rule)",
+          "last_mean": "last checkpoint (fixed training length, no selection)",
+          "selected_by_reverse_val_mean": "reverse-validation pick",
+          "selected_by_source_val_mean": "source-validation pick",
+          "oracle_target_test_mean": "oracle pick on target test (uses target labels)"}
+
+
+def target_checks(res, stat: str = "mean") -> list[str]:
+  """The issue's targets, evaluated on one statistic of ``res['table']`` (default: selected)."""
   table = res["table"]
   lines = []
   margins = {}
   for pair, by in table.items():
     if not {"jumbot", "deepjdot", "source_only"} <= set(by):
       continue
-    j, d, s = by["jumbot"]["mean"], by["deepjdot"]["mean"], by["source_only"]["mean"]
+    j, d, s = by["jumbot"][stat], by["deepjdot"][stat], by["source_only"][stat]
     margins[pair] = j - max(d, s)
     lines.append(f"- `{pair}`: JUMBOT >= DeepJDOT: **{j >= d}** ({_pct(j)} vs {_pct(d)}); "
                  f"DeepJDOT > source-only: **{d > s}** ({_pct(d)} vs {_pct(s)}); "
@@ -58,7 +69,72 @@ def target_checks(res) -> list[str]:
   return lines
 
 
-def da_readme(res, command: str, notes: str) -> str:
+def other_checkpoint_checks(res) -> list[str]:
+  """:func:`target_checks` on the other checkpoints (secondary: not the run's declared rule)."""
+  out = []
+  any_row = next(iter(next(iter(res["table"].values())).values()))
+  for stat, label in _STATS.items():
+    if stat == "mean" or stat not in any_row:
+      continue
+    out += ["", f"On the {label}:", ""] + target_checks(res, stat)
+  return out
+
+
+def substituted(res, supp) -> tuple[dict, list[str]]:
+  """``res`` with the methods of a supplementary run ``supp`` replacing this run's, per pair.
+
+  Only pairs whose source-only per-seed accuracies are identical in both runs are substituted
+  (same seeds, data order and pre-trained start: a paired comparison); returns the merged
+  results and one line per pair saying what was done.
+  """
+  merged = {"table": {p: dict(by) for p, by in res["table"].items()}}
+  notes = []
+  for pair, by in supp["table"].items():
+    if pair not in res["table"]:
+      notes.append(f"- `{pair}`: not in this run; not merged.")
+      continue
+    same = ("source_only" in by and "source_only" in res["table"][pair]
+            and by["source_only"]["per_seed"] == res["table"][pair]["source_only"]["per_seed"])
+    if not same:
+      notes.append(f"- `{pair}`: source-only rows differ between the runs; not merged.")
+      continue
+    swapped = [m for m in by if m != "source_only"]
+    merged["table"][pair].update({m: by[m] for m in swapped})
+    notes.append(f"- `{pair}`: source-only per-seed accuracies identical in both runs (paired); "
+                 f"{', '.join(LABELS.get(m, m) for m in swapped)} taken from the supplementary "
+                 "run.")
+  return merged, notes
+
+
+def supplement_section(res, folder: str) -> list[str]:
+  """A supplementary run (e.g. another rho on one pair): its table and the merged checks."""
+  with open(os.path.join(folder, "results.json")) as f:
+    supp = json.load(f)
+  cfg = supp["config"]
+  name = os.path.basename(os.path.normpath(folder))
+  out = ["", f"## Supplementary run `../{name}/` (config `{cfg['name']}`)", "",
+         f"- Date (UTC, end of run): {supp['date_utc']}; wall time {supp['wall_seconds']:.0f} s;"
+         f" methods {cfg['methods']}; eta1={cfg['eta1']}, eta2={cfg['eta2']}, "
+         f"eps={cfg['epsilon']}, rho={cfg['rho']}"
+         + ("; per-pair " + str(cfg["pair_overrides"]) if cfg.get("pair_overrides") else "")
+         + ".", "",
+         "| pair | method | selected | last | reverse-val | oracle (target test) |",
+         "|---|---|---|---|---|---|"]
+  for pair, by in supp["table"].items():
+    for m, r in by.items():
+      out.append(f"| {pair} | {LABELS.get(m, m)} | {_pct(r['mean'])} ± {_pct(r['std'])} | "
+                 f"{_pct(r['last_mean'])} | {_pct(r.get('selected_by_reverse_val_mean', 0))} | "
+                 f"{_pct(r['oracle_target_test_mean'])} |")
+  merged, notes = substituted(res, supp)
+  out += ["", "The issue's targets with the supplementary run's methods in place of this run's "
+          "(same pairs):", ""] + notes
+  for stat, label in _STATS.items():
+    if stat in next(iter(next(iter(merged["table"].values())).values())):
+      out += ["", f"On the {label}:", ""] + target_checks(merged, stat)
+  return out
+
+
+def da_readme(res, command: str, notes: str, supplements=()) -> str:
   cfg = res["config"]
   methods = cfg["methods"]
   seeds = cfg["seeds"]
@@ -97,6 +173,11 @@ def da_readme(res, command: str, notes: str) -> str:
       out.append(f"| {pair} | {LABELS.get(m, m)} | {_pct(r['last_mean'])} | {_pct(rv)} | "
                  f"{_pct(r['oracle_target_test_mean'])} |")
   out += ["", "## The issue's targets on this run", ""] + target_checks(res)
+  if not target_checks(res)[0].startswith("- Not evaluated"):
+    out += ["", "Secondary (these rules were not declared before the run; shown so that the "
+            "effect of the selection rule is visible):"] + other_checkpoint_checks(res)
+  for folder in supplements:
+    out += supplement_section(res, folder)
   if res.get("plan_mass"):
     out += ["", "## Transport mass per source class (one minibatch, JUMBOT-trained embedding, "
             "seed " + str(seeds[0]) + ")", ""]
@@ -162,7 +243,11 @@ def main(argv):
   folder = _RESULTS.value
   if os.path.exists(os.path.join(folder, "results.json")):
     with open(os.path.join(folder, "results.json")) as f:
-      text = da_readme(json.load(f), _COMMAND.value, _NOTES.value)
+      notes = _NOTES.value
+      if _NOTES_FILE.value:
+        with open(_NOTES_FILE.value) as nf:
+          notes = (notes + "\n\n" if notes else "") + nf.read().strip()
+      text = da_readme(json.load(f), _COMMAND.value, notes, _SUPPLEMENT.value)
   else:
     with open(os.path.join(folder, "bench.json")) as f:
       text = bench_readme(json.load(f), _COMMAND.value, _NOTES.value)

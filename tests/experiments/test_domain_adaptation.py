@@ -121,3 +121,33 @@ def test_diagnose_pairs_histograms_are_distributions():
     assert 0.0 <= out[split]["accuracy"] <= 1.0
   assert out["target_classes"] == [0, 1]
   assert out["source_val"]["accuracy"] > 0.6   # 20 steps already separate the source moons
+
+
+def _table(so, dj, jb):
+  row = lambda v: {"mean": v[0], "last_mean": v[1], "std": 0.0, "per_seed": list(v),
+                   "oracle_target_test_mean": max(v)}
+  return {"source_only": row(so), "deepjdot": row(dj), "jumbot": row(jb)}
+
+
+def test_report_target_checks_per_statistic_and_paired_substitution():
+  from experiments.domain_adaptation import report  # pylint: disable=g-import-not-at-top
+  res = {"table": {"a": _table((0.2, 0.2), (0.3, 0.3), (0.25, 0.4)),
+                   "a_partial": _table((0.1, 0.1), (0.3, 0.3), (0.2, 0.2))}}
+  sel = report.target_checks(res)
+  assert "JUMBOT >= DeepJDOT: **False** (25.0 vs 30.0)" in sel[0]
+  last = report.target_checks(res, "last_mean")
+  assert "JUMBOT >= DeepJDOT: **True** (40.0 vs 30.0)" in last[0]
+  assert "largest on partial DA: **False**" in last[-1]
+  # A supplementary run with the same source-only rows replaces JUMBOT on its pair only.
+  supp = {"table": {"a_partial": {"source_only": _table((0.1, 0.1), (0, 0), (0, 0))["source_only"],
+                                  "jumbot": _table((0, 0), (0, 0), (0.5, 0.5))["jumbot"]}}}
+  merged, notes = report.substituted(res, supp)
+  assert merged["table"]["a_partial"]["jumbot"]["mean"] == 0.5
+  assert merged["table"]["a"]["jumbot"]["mean"] == 0.25
+  assert res["table"]["a_partial"]["jumbot"]["mean"] == 0.2     # the input is not modified
+  assert "identical" in notes[0]
+  assert "largest on partial DA: **True**" in report.target_checks(merged)[-1]
+  # Different source-only rows: not a paired comparison, nothing is merged.
+  supp["table"]["a_partial"]["source_only"]["per_seed"] = [0.11, 0.1]
+  merged, notes = report.substituted(res, supp)
+  assert merged["table"]["a_partial"]["jumbot"]["mean"] == 0.2 and "differ" in notes[0]
