@@ -162,10 +162,12 @@ def da_readme(res, command: str, notes: str, supplements=()) -> str:
   for pair, by in res["table"].items():
     out.append(f"| {pair} | " + " | ".join(
         f"{_pct(by[m]['mean'])} ± {_pct(by[m]['std'])}" for m in methods) + " |")
-  out += ["", "Other checkpoints (mean over seeds): last step / reverse-validation pick / "
+  alt_label = "reverse-val" if res["selection"] == "source_val" else "source-val"
+  out += ["", f"Other checkpoints (mean over seeds): last step / {alt_label} pick / "
           "**oracle** pick on target-test accuracy (uses target labels; how the reference "
           "scripts chose their epoch; not a valid selection rule).", ""]
-  out += ["| pair | method | last | reverse-val | oracle (target test) |", "|---|---|---|---|---|"]
+  out += [f"| pair | method | last | {alt_label} | oracle (target test) |",
+          "|---|---|---|---|---|"]
   for pair, by in res["table"].items():
     for m in methods:
       r = by[m]
