@@ -227,6 +227,15 @@ def test_loop_resumes_exactly_after_a_kill(digits, tmp_path, monkeypatch):
   # the budget is now spent: running again is a clear error
   with pytest.raises(ValueError, match="budget .* already spent"):
     run_pool_loop(MODULE, x, y, xt, yt, LoopConfig(**CFG), workdir=tmp_path / "b", progress=False)
+  # ... but a driver can pick the finished loop up as it is; an unfinished or absent one gives None
+  done = loop_lib.load_finished_loop(LoopConfig(**CFG), x.shape[1:], len(x), tmp_path / "b")
+  np.testing.assert_array_equal(done.label_order, full.label_order)
+  np.testing.assert_allclose(done.accuracy, full.accuracy)
+  assert done.rounds_done == 4
+  assert loop_lib.load_finished_loop(LoopConfig(**CFG), x.shape[1:], len(x), tmp_path / "nothing") is None
+  longer = LoopConfig(**{**CFG, "schedule": (6, 10, 14, 18, 22)})
+  with pytest.raises(Exception):  # other shapes than the checkpoint's: never silently reinterpreted
+    loop_lib.load_finished_loop(longer, x.shape[1:], len(x), tmp_path / "b")
 
 
 def test_loop_ceal_pseudo_labels_are_transient(digits):

@@ -58,7 +58,7 @@ def make_model(name: str, num_classes: int, config) -> Any:
   if name == "mlp":
     return nn.MLP(hidden=tuple(config.mlp_hidden), num_outputs=num_classes, dropout_rate=0.25)
   if name == "lenet5":
-    return nn.LeNet5(num_classes=num_classes)
+    return nn.LeNet5(num_classes=num_classes, dense=tuple(config.get("lenet_dense", (84, 10))))
   if name == "vgg8":
     return nn.VGG8(num_classes=num_classes, widths=tuple(config.vgg_widths), dense=int(config.vgg_dense))
   raise ValueError(f"unknown model {name!r}; valid: ['lenet5', 'mlp', 'vgg8']")
@@ -81,6 +81,19 @@ def full_data_accuracy(module, x, y, x_test, y_test, config) -> tuple[np.ndarray
                              min_steps=config.min_steps, max_steps=config.full_max_steps,
                              batch_size=config.batch_size, lr=config.learning_rate)
   return acc, v
+
+
+def reuse_full_data(config, path: str) -> dict:
+  """The full-data reference of an earlier run (``results.json`` at ``path``) with the same data and seeds."""
+  with open(path) as f:
+    prev = json.load(f)
+  keys = ("dataset", "data_seed", "pool_size", "test_size", "model", "lenet_dense", "num_seeds", "seed", "full_epochs",
+          "full_max_steps", "batch_size", "learning_rate", "min_steps")
+  diff = {k: (prev["config"].get(k), config.get(k)) for k in keys if prev["config"].get(k) != config.get(k)}
+  if diff:
+    raise ValueError(f"full_data_from={path!r} was run with other settings (theirs, ours): {diff}")
+  return {"full_data_accuracy": prev["full_data_accuracy"],
+          "full_data_accuracy_per_seed": prev["full_data_accuracy_per_seed"], "full_data_from": path}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -109,8 +122,10 @@ def run_curves(config, workdir, x, y, xt, yt, module, on_strategy=None) -> dict:
                      epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
                      min_steps=config.min_steps, max_steps=config.max_steps)
     t0 = time.perf_counter()
-    res = run_pool_loop(module, x, y, xt, yt, cfg, workdir=pathlib.Path(workdir) / "loops" / name,
-                        progress=config.progress)
+    loop_dir = pathlib.Path(workdir) / "loops" / name
+    res = loop_lib.load_finished_loop(cfg, x.shape[1:], len(x), loop_dir)  # a finished loop: picked up
+    if res is None:
+      res = run_pool_loop(module, x, y, xt, yt, cfg, workdir=loop_dir, progress=config.progress)
     out[name] = {
         "num_labels": res.num_labels.tolist(),
         "accuracy_per_seed": res.accuracy.tolist(),
@@ -447,12 +462,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       json.dump(results, f, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
 
   features = None
-  if config.parts.curves or config.parts.prototypes:
-    full_acc, full_v = full_data_accuracy(module, x, y, xt, yt, config)
-    results["full_data_accuracy"] = float(full_acc.mean())
-    results["full_data_accuracy_per_seed"] = full_acc.tolist()
-    features = np.asarray(Classifier(module, training.unstack(full_v, 0)).features(xt))
-  if config.parts.curves:
+  curves = None
+  if config.parts.curves:  # first: the reference below is only needed to summarise them
 
     def partial(curves):  # a partial results.json after each strategy (long runs)
       results["curves"] = {k: {kk: vv for kk, vv in v.items() if kk != "_state"} for k, v in curves.items()}
@@ -461,10 +472,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     curves = run_curves(config, workdir, x, y, xt, yt, module, on_strategy=partial)
     results.pop("partial", None)
+  if config.get("full_data_from", "") and not config.parts.prototypes:
+    results.update(reuse_full_data(config, config.full_data_from))
+  elif (config.parts.curves and config.get("full_data", True)) or config.parts.prototypes:
+    full_acc, full_v = full_data_accuracy(module, x, y, xt, yt, config)
+    results["full_data_accuracy"] = float(full_acc.mean())
+    results["full_data_accuracy_per_seed"] = full_acc.tolist()
+    features = np.asarray(Classifier(module, training.unstack(full_v, 0)).features(xt))
+  if curves is not None and "full_data_accuracy" in results:  # else: merged into another run's summary
     summarize_curves(results, config.target_gap)
     plot_curves(results["curves"], results["full_data_accuracy"], results["target_accuracy"],
                 workdir / "learning_curves.png", f"{config.dataset}, {config.model}, {config.num_seeds} seeds")
-    dump()
+  dump()
+  if curves is not None:
     if config.parts.transfer:
       results["transfer"] = run_transfer(config, curves, x, y, xt, yt, num_classes)
       dump()

@@ -29,7 +29,8 @@ from wassml.active_learning import training
 from wassml.active_learning.classifier import Classifier
 from wassml.train import Checkpointer
 
-__all__ = ["LoopConfig", "LoopResult", "label_schedule", "run_pool_loop", "initial_state", "training_sets"]
+__all__ = ["LoopConfig", "LoopResult", "label_schedule", "run_pool_loop", "load_finished_loop", "initial_state",
+           "training_sets"]
 
 
 @dataclasses.dataclass
@@ -157,6 +158,43 @@ def training_sets(state: dict, y_pool: np.ndarray, x_pool: np.ndarray, n_max: in
   return xs, ys, ns
 
 
+def _result(state: dict, sched: Sequence[int]) -> LoopResult:
+  return LoopResult(
+      num_labels=np.asarray(sched),
+      accuracy=state["accuracy"],
+      label_order=state["label_order"],
+      label_round=state["label_round"],
+      num_train=state["num_train"],
+      query_seconds=state["query_seconds"],
+      rounds_done=int(state["rounds_done"]),
+      state=state,
+  )
+
+
+def load_finished_loop(config: LoopConfig, x_shape: tuple[int, ...], n_pool: int,
+                       workdir: str | pathlib.Path) -> LoopResult | None:
+  """The :class:`LoopResult` of a run in ``workdir`` that finished all its rounds, else None.
+
+  Lets a driver that was stopped after its loops (e.g. during a later part of an experiment)
+  pick the finished loops up instead of refusing them as a spent budget.
+
+  Args:
+    config: the run's :class:`LoopConfig` (its schedule and seeds give the checkpoint's shapes).
+    x_shape: the shape of one pool input.
+    n_pool: the pool size.
+    workdir: the loop's folder (``<workdir>/checkpoints``).
+  """
+  if not (pathlib.Path(workdir) / "checkpoints").exists():
+    return None
+  ckpt = Checkpointer(workdir, max_to_keep=2)
+  if ckpt.latest_step() is None:
+    return None
+  state = jax.tree.map(lambda a: np.array(a, copy=True), ckpt.restore(initial_state(config, x_shape, n_pool)))
+  if int(state["rounds_done"]) < len(config.schedule):
+    return None
+  return _result(state, [int(v) for v in config.schedule])
+
+
 def run_pool_loop(
     module: nn.Module,
     x_pool: np.ndarray,
@@ -274,14 +312,4 @@ def run_pool_loop(
     bar.set_postfix(labels=n_lab, acc=float(np.nanmean(state["accuracy"][:, r])) if n_lab else float("nan"))
     if stop_after_rounds is not None and r + 1 >= stop_after_rounds:
       break
-  done = int(state["rounds_done"])
-  return LoopResult(
-      num_labels=np.asarray(sched),
-      accuracy=state["accuracy"],
-      label_order=state["label_order"],
-      label_round=state["label_round"],
-      num_train=state["num_train"],
-      query_seconds=state["query_seconds"],
-      rounds_done=done,
-      state=state,
-  )
+  return _result(state, sched)

@@ -37,6 +37,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.full_epochs = 10
   c.full_max_steps = 20000
   c.target_gap = 0.01  # full-data accuracy minus 1 point
+  # a results.json of an earlier run with the same data / model / seeds whose full-data reference
+  # is reused instead of retrained (e.g. to run the transfer part over finished loops)
+  c.full_data_from = ""
+  c.full_data = True  # False: no full-data reference here (curves merged into another run's summary)
+  c.lenet_dense = (84, 10)  # Table A.2: Dense84-ReLU, Dense10-ReLU, Dropout .5, softmax
   c.progress = True
   c.parts = ml_collections.ConfigDict({"curves": True, "transfer": True, "benchmark": True, "prototypes": True})
   c.transfer = ml_collections.ConfigDict({"model": "vgg8", "strategies": ("dfal", "coreset", "random"),
