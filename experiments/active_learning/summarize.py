@@ -21,6 +21,8 @@ flags.DEFINE_string("workdir", None, "Run folder holding results.json.", require
 flags.DEFINE_float("target_gap", 0.01, "Full-data accuracy minus this is the accuracy to reach.")
 flags.DEFINE_multi_string("loops_from", [], "Run folders whose UNFINISHED strategy loops (checkpointed "
                           "rounds under <dir>/loops/<name>/checkpoints) are added as partial curves.")
+flags.DEFINE_string("full_data_from", None, "A results.json with the full-data reference of the same data / model / "
+                    "seeds, for a run made with full_data=False.")
 flags.DEFINE_multi_string("merge", [], "Other run folders (same config but other strategies) whose curves "
                           "are added where the main run lacks them.")
 
@@ -191,6 +193,11 @@ def main(argv):
     for name, curve in partial_curves(pathlib.Path(other), results["config"]["schedule"]).items():
       if name not in results["curves"]:
         results["curves"][name] = curve
+  if FLAGS.full_data_from:
+    import ml_collections  # noqa: PLC0415
+    results.update(train.reuse_full_data(ml_collections.ConfigDict(results["config"]), FLAGS.full_data_from))
+  if "full_data_accuracy" not in results:
+    raise ValueError(f"{wd / 'results.json'} has no full-data reference (a full_data=False run): pass --full_data_from")
   train.summarize_curves(results, FLAGS.target_gap)
   cfg = results["config"]
   train.plot_curves(results["curves"], results["full_data_accuracy"], results["target_accuracy"],

@@ -89,7 +89,8 @@ def reuse_full_data(config, path: str) -> dict:
     prev = json.load(f)
   keys = ("dataset", "data_seed", "pool_size", "test_size", "model", "lenet_dense", "num_seeds", "seed", "full_epochs",
           "full_max_steps", "batch_size", "learning_rate", "min_steps")
-  diff = {k: (prev["config"].get(k), config.get(k)) for k in keys if prev["config"].get(k) != config.get(k)}
+  ours = json.loads(json.dumps({k: config.get(k) for k in keys}))  # tuples -> lists, as in the file
+  diff = {k: (prev["config"].get(k), ours[k]) for k in keys if prev["config"].get(k) != ours[k]}
   if diff:
     raise ValueError(f"full_data_from={path!r} was run with other settings (theirs, ours): {diff}")
   return {"full_data_accuracy": prev["full_data_accuracy"],
@@ -479,7 +480,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     results["full_data_accuracy"] = float(full_acc.mean())
     results["full_data_accuracy_per_seed"] = full_acc.tolist()
     features = np.asarray(Classifier(module, training.unstack(full_v, 0)).features(xt))
-  if curves is not None and "full_data_accuracy" in results:  # else: merged into another run's summary
+    dump()  # the reference costs minutes: never lost to a later failure
+  if curves and "full_data_accuracy" in results:  # else: merged into another run's summary
     summarize_curves(results, config.target_gap)
     plot_curves(results["curves"], results["full_data_accuracy"], results["target_accuracy"],
                 workdir / "learning_curves.png", f"{config.dataset}, {config.model}, {config.num_seeds} seeds")

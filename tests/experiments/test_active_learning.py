@@ -61,3 +61,21 @@ def test_query_time_benchmark_part(tmp_path):
   assert [r["dfal_programs_compiled_by_first_call"] for r in bench["rows"]][1:] == [0, 0, 0]
   for a in bench["dfal_attacks"]:
     assert sum(a["num_iters_histogram"]) == 30 and 0 < a["num_iters_mean"] <= 10
+
+
+def test_full_data_reference_is_reused_only_with_the_same_settings(tmp_path):
+  from experiments.active_learning.configs import cpu  # noqa: PLC0415
+
+  config = cpu.get_config()
+  path = tmp_path / "results.json"
+  path.write_text(json.dumps({"config": json.loads(json.dumps(config.to_dict())), "full_data_accuracy": 0.5,
+                              "full_data_accuracy_per_seed": [0.4, 0.5, 0.6]}))
+  got = train.reuse_full_data(config, str(path))
+  assert got["full_data_accuracy"] == 0.5 and got["full_data_accuracy_per_seed"] == [0.4, 0.5, 0.6]
+  config.lenet_dense = (84, 10)  # another model: its reference does not apply
+  try:
+    train.reuse_full_data(config, str(path))
+  except ValueError as e:
+    assert "lenet_dense" in str(e)
+  else:
+    raise AssertionError("a reference of another model was reused")
