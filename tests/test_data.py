@@ -192,9 +192,43 @@ def test_texture_blend_is_mnistm_style():
   np.testing.assert_array_equal(out, data.domain.blend_with_textures(3, x))  # seeded
 
 
+def test_photo_blend_is_mnistm_style():
+  photos = data.domain.sample_photos()
+  assert photos.shape == (2, 427, 640, 3) and photos.dtype == np.float32
+  assert 0.0 <= photos.min() and photos.max() <= 1.0 and photos.std() > 0.1   # real photos
+  x = np.random.default_rng(0).uniform(0, 1, (6, 28, 28, 1)).astype(np.float32)
+  out = data.domain.blend_with_photos(4, x)
+  assert out.shape == (6, 28, 28, 3) and out.dtype == np.float32
+  zeros = data.domain.blend_with_photos(4, np.zeros_like(x))   # = the photo patches
+  ones = data.domain.blend_with_photos(4, np.ones_like(x))
+  np.testing.assert_allclose(zeros + ones, 1.0, atol=1e-6)     # |patch - x| per channel
+  np.testing.assert_allclose(out, np.abs(zeros - x), atol=1e-6)
+  assert not np.allclose(zeros[0], zeros[1])                   # a different crop per image
+  np.testing.assert_array_equal(out, data.domain.blend_with_photos(4, x))  # seeded
+  assert not np.array_equal(out, data.domain.blend_with_photos(5, x))
+  # Each patch is a crop of one of the photos, possibly flipped.
+  p = zeros[0]
+  found = False
+  for im in photos:
+    for q in (p, p[::-1], p[:, ::-1], p[::-1, ::-1]):
+      hits = np.argwhere(np.all(np.isclose(im[:-27, :-27], q[0, 0], atol=1e-6), -1))
+      found |= any(np.allclose(im[i:i + 28, j:j + 28], q, atol=1e-6) for i, j in hits)
+  assert found
+
+
+def test_crop_patches_shapes_and_bounds():
+  img = np.arange(2 * 10 * 12 * 1, dtype=np.float32).reshape(2, 10, 12, 1)
+  p = data.domain.crop_patches(0, img, 50, 4, 5)
+  assert p.shape == (50, 4, 5, 1)
+  # Every crop is a contiguous window: consecutive columns differ by 1, rows by 12.
+  np.testing.assert_array_equal(np.diff(p[..., 0], axis=2), 1.0)
+  np.testing.assert_array_equal(np.diff(p[..., 0], axis=1), 12.0)
+
+
 @needs_fmnist
 def test_fmnist_pairs_and_partial():
-  for name, ch in (("fmnist_blend", 3), ("fmnist_invert", 1), ("fmnist_rotate", 1)):
+  for name, ch in (("fmnist_blend", 3), ("fmnist_photo", 3), ("fmnist_invert", 1),
+                   ("fmnist_rotate", 1)):
     src, tgt = data.domain_pair(name, max_examples=60)
     assert src.x.shape[1:] == tgt.x.shape[1:] == (28, 28, ch)
     assert not np.allclose(src.x.mean(), tgt.x.mean(), atol=1e-3) or name == "fmnist_rotate"

@@ -240,6 +240,10 @@ def test_reverse_validation_and_selection():
   hist = {"source_val_acc": [0.5, 0.9, 0.9, 0.7], "reverse_val": [0.1, 0.2, 0.8, 0.3]}
   assert da.select_index(hist, "source_val") == 2
   assert da.select_index(hist, "reverse_val") == 2
+  hist["step"] = [10, 20, 30, 40]
+  assert da.select_index(hist, "last") == 3        # fixed training length: the last evaluation
+  with pytest.raises(ValueError, match="empty"):
+    da.select_index({"step": []}, "last")
   with pytest.raises(ValueError, match="valid names"):
     da.select_index(hist, "target_test")
 

@@ -35,7 +35,19 @@ def test_blend_pair_is_the_odd_rows_blended_with_their_own_labels(split):
   assert 0.0 <= tgt.x.min() and tgt.x.max() <= 1.0 and src.x.max() <= 1.0
 
 
-@pytest.mark.parametrize("name", ["fmnist_blend", "fmnist_rotate"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_photo_pair_is_the_odd_rows_blended_with_photos(split):
+  full = _fmnist_or_skip(split, 200)
+  src, tgt = data.domain_pair("fmnist_photo", split=split, max_examples=100, seed=3)
+  np.testing.assert_array_equal(src.y, full.y[0::2])
+  np.testing.assert_array_equal(src.x, np.repeat(full.x[0::2], 3, axis=-1))
+  np.testing.assert_array_equal(tgt.y, full.y[1::2])
+  np.testing.assert_array_equal(tgt.x, domain.blend_with_photos(3, full.x[1::2]))
+  assert src.x.shape[1:] == tgt.x.shape[1:] == (28, 28, 3)
+  assert 0.0 <= tgt.x.min() and tgt.x.max() <= 1.0
+
+
+@pytest.mark.parametrize("name", ["fmnist_blend", "fmnist_photo", "fmnist_rotate"])
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_partial_pair_is_the_full_pair_filtered(name, split):
   _fmnist_or_skip(split, 10)

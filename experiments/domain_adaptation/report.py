@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
+
 from absl import app
 from absl import flags
 
@@ -74,7 +76,8 @@ def other_checkpoint_checks(res) -> list[str]:
   out = []
   any_row = next(iter(next(iter(res["table"].values())).values()))
   for stat, label in _STATS.items():
-    if stat == "mean" or stat not in any_row:
+    if stat == "mean" or stat not in any_row or (stat == "last_mean"
+                                                  and res.get("selection") == "last"):
       continue
     out += ["", f"On the {label}:", ""] + target_checks(res, stat)
   return out
@@ -134,6 +137,40 @@ def supplement_section(res, folder: str) -> list[str]:
   return out
 
 
+_COLUMN_LABELS = {"last_mean": "last", "selected_by_source_val_mean": "source-val",
+                  "selected_by_reverse_val_mean": "reverse-val",
+                  "oracle_target_test_mean": "oracle (target test)"}
+
+
+def _other_columns(res) -> list[tuple[str, str]]:
+  """``(table key, label)`` of the checkpoints other than the run's rule, oracle last."""
+  row = next(iter(next(iter(res["table"].values())).values()))
+  return [(k, v) for k, v in _COLUMN_LABELS.items()
+          if k in row and not (k == "last_mean" and res["selection"] == "last")]
+
+
+def paired_differences(res) -> list[str]:
+  """Per-seed differences JUMBOT - DeepJDOT and DeepJDOT - source-only at the run's rule.
+
+  The methods of a (pair, seed) start from the same pre-trained model and see the same batches,
+  so the per-seed differences are paired.
+  """
+  out = []
+  for pair, by in res["table"].items():
+    if not {"jumbot", "deepjdot", "source_only"} <= set(by):
+      continue
+    j, d, s = (np.asarray(by[m]["per_seed"]) for m in ("jumbot", "deepjdot", "source_only"))
+    out.append(f"| {pair} | " + ", ".join(f"{100 * v:+.1f}" for v in j - d) + " | "
+               + ", ".join(f"{100 * v:+.1f}" for v in d - s) + " | "
+               + ", ".join(f"{100 * v:+.1f}" for v in j - s) + " |")
+  if not out:
+    return []
+  return ["", "Paired per-seed differences at the run's rule (points; seeds "
+          f"{res['config']['seeds']}):", "",
+          "| pair | JUMBOT - DeepJDOT | DeepJDOT - source-only | JUMBOT - source-only |",
+          "|---|---|---|---|"] + out
+
+
 def da_readme(res, command: str, notes: str, supplements=()) -> str:
   cfg = res["config"]
   methods = cfg["methods"]
@@ -153,8 +190,11 @@ def da_readme(res, command: str, notes: str, supplements=()) -> str:
              + "; ".join(f"`{p}`: " + ", ".join(f"{k}={v}" for k, v in o.items())
                          for p, o in cfg["pair_overrides"].items())]
             if cfg.get("pair_overrides") else []),
-          f"- Model selection: checkpoint with the best **{res['selection']}** score (no "
-          f"target labels), evaluated every {cfg['eval_every']} steps.", ""]
+          (f"- Model selection: the **last** checkpoint (fixed training length, declared "
+           f"before the run; no target labels); evaluated every {cfg['eval_every']} steps."
+           if res["selection"] == "last" else
+           f"- Model selection: checkpoint with the best **{res['selection']}** score (no "
+           f"target labels), evaluated every {cfg['eval_every']} steps."), ""]
   out += ["## Target test accuracy (%), mean ± std over seeds, selected without target labels",
           ""]
   out += ["| pair | " + " | ".join(LABELS.get(m, m) for m in methods) + " |",
@@ -162,18 +202,18 @@ def da_readme(res, command: str, notes: str, supplements=()) -> str:
   for pair, by in res["table"].items():
     out.append(f"| {pair} | " + " | ".join(
         f"{_pct(by[m]['mean'])} ± {_pct(by[m]['std'])}" for m in methods) + " |")
-  alt_label = "reverse-val" if res["selection"] == "source_val" else "source-val"
-  out += ["", f"Other checkpoints (mean over seeds): last step / {alt_label} pick / "
-          "**oracle** pick on target-test accuracy (uses target labels; how the reference "
-          "scripts chose their epoch; not a valid selection rule).", ""]
-  out += [f"| pair | method | last | {alt_label} | oracle (target test) |",
-          "|---|---|---|---|---|"]
+  cols = _other_columns(res)
+  out += ["", "Other checkpoints (mean over seeds): " + " / ".join(c[1] for c in cols)
+          + " pick; the **oracle** pick on target-test accuracy uses target labels (how the "
+          "reference scripts chose their epoch; not a valid selection rule).", ""]
+  out += ["| pair | method | " + " | ".join(c[1] for c in cols) + " |",
+          "|---|---|" + "---|" * len(cols)]
   for pair, by in res["table"].items():
     for m in methods:
       r = by[m]
-      rv = r.get("selected_by_reverse_val_mean", r.get("selected_by_source_val_mean"))
-      out.append(f"| {pair} | {LABELS.get(m, m)} | {_pct(r['last_mean'])} | {_pct(rv)} | "
-                 f"{_pct(r['oracle_target_test_mean'])} |")
+      out.append(f"| {pair} | {LABELS.get(m, m)} | "
+                 + " | ".join(_pct(r[c[0]]) for c in cols) + " |")
+  out += paired_differences(res)
   out += ["", "## The issue's targets on this run", ""] + target_checks(res)
   if not target_checks(res)[0].startswith("- Not evaluated"):
     out += ["", "Secondary (these rules were not declared before the run; shown so that the "

@@ -151,3 +151,47 @@ def test_report_target_checks_per_statistic_and_paired_substitution():
   supp["table"]["a_partial"]["source_only"]["per_seed"] = [0.11, 0.1]
   merged, notes = report.substituted(res, supp)
   assert merged["table"]["a_partial"]["jumbot"]["mean"] == 0.2 and "differ" in notes[0]
+
+
+def test_summarize_last_rule_reports_both_label_free_alternatives():
+  hist = {"step": [1, 2, 3], "source_val_acc": [0.9, 0.5, 0.6], "reverse_val": [0.1, 0.8, 0.2],
+          "target_test_acc": [0.3, 0.45, 0.4]}
+  out = train.summarize(hist, "last")
+  assert (out["selected"], out["selected_step"], out["last"]) == (0.4, 3, 0.4)
+  assert out["selected_by_source_val"] == 0.3 and out["selected_by_reverse_val"] == 0.45
+  assert out["oracle_target_test"] == 0.45
+  out = train.summarize(hist, "source_val")
+  assert out["selected"] == 0.3 and out["selected_by_reverse_val"] == 0.45
+  assert "selected_by_source_val" not in out
+
+
+def test_pretraining_is_shared_by_pairs_with_the_same_source(tmp_path, monkeypatch):
+  calls = []
+  real = train.train_method
+
+  def counting(method, state, data, config, key, **kw):
+    if kw.get("eval_every") is None:
+      calls.append(kw.get("desc"))
+    return real(method, state, data, config, key, **kw)
+
+  monkeypatch.setattr(train, "train_method", counting)
+  config = quick_config.get_config()
+  config.progress = False
+  config.methods = ["source_only"]
+  config.pretrain_steps, config.steps, config.eval_every = 3, 2, 2
+  config.seeds = [0, 1]
+  # Both moons pairs have the same source sample for a seed: one pre-training per seed.
+  res = train.train_and_evaluate(config, str(tmp_path))
+  assert len(calls) == 2 and all("moons_rot30" in c for c in calls), calls
+  assert set(res["source_only"]) == {"moons_rot30", "moons_rot50"}
+
+
+def test_report_paired_differences_and_last_rule_header():
+  from experiments.domain_adaptation import report  # pylint: disable=g-import-not-at-top
+  res = {"config": {"seeds": [0, 1]}, "selection": "last",
+         "table": {"a": _table((0.2, 0.3), (0.3, 0.3), (0.35, 0.2))}}
+  lines = report.paired_differences(res)
+  assert "| a | +5.0, -10.0 | +10.0, +0.0 | +15.0, -10.0 |" in lines
+  cols = report._other_columns({"selection": "last", "table": {"a": {"m": {
+      "last_mean": 0, "selected_by_source_val_mean": 0, "oracle_target_test_mean": 0}}}})
+  assert [c[0] for c in cols] == ["selected_by_source_val_mean", "oracle_target_test_mean"]

@@ -8,6 +8,11 @@ Offline pairs (no network):
   ``|patch - x|`` per channel, with ``patch`` a random 28x28 crop of one of 16 procedural colour
   textures (random sinusoidal gratings times smoothed colour noise). Both domains have 3 channels
   (the source is the grey image repeated).
+- ``fmnist_photo``: Fashion-MNIST -> MNIST-M-style blend with *real photographs*, built like
+  MNIST-M (Ganin et al., 2016): each target image is ``|patch - x|`` per channel, with ``patch`` a
+  random 28x28 crop of one of the colour photos shipped with scikit-learn
+  (``sklearn.datasets.load_sample_images()``: ``china.jpg``, ``flower.jpg``, 427x640; offline),
+  randomly flipped. MNIST-M used BSDS500 photos instead. Both domains have 3 channels.
 - ``fmnist_invert``: intensity shift, ``x -> 1 - x``.
 - ``fmnist_rotate``: geometric shift, each target image rotated by a random angle in
   ``[-45, 45]`` degrees.
@@ -38,8 +43,8 @@ from wassml.data import registry
 from wassml.data import synthetic
 from wassml.data.dataset import Dataset
 
-_BASE_PAIRS = ("moons_rot30", "moons_rot50", "fmnist_blend", "fmnist_invert", "fmnist_rotate",
-               "svhn_mnist", "mnist_usps_style")
+_BASE_PAIRS = ("moons_rot30", "moons_rot50", "fmnist_blend", "fmnist_photo", "fmnist_invert",
+               "fmnist_rotate", "svhn_mnist", "mnist_usps_style")
 
 
 def list_domain_pairs() -> list[str]:
@@ -91,6 +96,43 @@ def blend_with_textures(seed: int, x: np.ndarray) -> np.ndarray:
   rows = oy[:, None] + np.arange(h)[None]
   cols = ox[:, None] + np.arange(w)[None]
   patches = tex[which[:, None, None], rows[:, :, None], cols[:, None, :]]
+  return np.abs(patches - x).astype(np.float32)
+
+
+def sample_photos() -> np.ndarray:
+  """scikit-learn's two sample photographs as ``[2, 427, 640, 3]`` float32 in [0, 1] (offline)."""
+  from sklearn.datasets import load_sample_images  # pylint: disable=g-import-not-at-top
+  return np.stack([np.asarray(im, np.float32) / 255.0 for im in load_sample_images().images])
+
+
+def crop_patches(seed: int, images: np.ndarray, n: int, h: int, w: int,
+                 flip: bool = False) -> np.ndarray:
+  """``n`` random ``h x w`` crops of ``images [M, H, W, C]`` (uniform image and position).
+
+  With ``flip``, each crop is also flipped left-right and/or up-down with probability 1/2.
+  Returns ``[n, h, w, C]``.
+  """
+  rng = np.random.default_rng(seed)
+  which = rng.integers(0, len(images), n)
+  oy = rng.integers(0, images.shape[1] - h + 1, n)
+  ox = rng.integers(0, images.shape[2] - w + 1, n)
+  rows = oy[:, None] + np.arange(h)[None]
+  cols = ox[:, None] + np.arange(w)[None]
+  patches = images[which[:, None, None], rows[:, :, None], cols[:, None, :]]
+  if flip:
+    fy, fx = rng.integers(0, 2, n).astype(bool), rng.integers(0, 2, n).astype(bool)
+    patches[fy] = patches[fy, ::-1]
+    patches[fx] = patches[fx, :, ::-1]
+  return patches
+
+
+def blend_with_photos(seed: int, x: np.ndarray) -> np.ndarray:
+  """MNIST-M-style blend ``|patch - x|`` with random crops of real photographs.
+
+  ``x [N, H, W, 1]`` in [0, 1] -> ``[N, H, W, 3]`` in [0, 1]; ``patch`` from :func:`sample_photos`.
+  """
+  n, h, w = x.shape[:3]
+  patches = crop_patches(seed + 2, sample_photos(), n, h, w, flip=True)
   return np.abs(patches - x).astype(np.float32)
 
 
@@ -155,6 +197,9 @@ def domain_pair(name: str, *, split: str = "train", max_examples: int | None = N
     if base == "fmnist_blend":
       src = _named(src, "", _to_rgb(src.x))
       tgt = _named(tgt, "", blend_with_textures(seed, tgt.x))
+    elif base == "fmnist_photo":
+      src = _named(src, "", _to_rgb(src.x))
+      tgt = _named(tgt, "", blend_with_photos(seed, tgt.x))
     elif base == "fmnist_invert":
       tgt = _named(tgt, "", 1.0 - tgt.x)
     else:

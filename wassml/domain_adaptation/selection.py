@@ -1,4 +1,5 @@
-"""Model selection without target labels: source-validation accuracy and reverse validation."""
+"""Model selection without target labels: source-validation accuracy, reverse validation, or the
+last checkpoint of a fixed training length."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-SELECTION_RULES = ("source_val", "reverse_val")
+SELECTION_RULES = ("source_val", "reverse_val", "last")
 
 
 @jax.jit
@@ -49,16 +50,23 @@ def select_index(history: dict, rule: str = "source_val") -> int:
   """Index of the selected checkpoint in an evaluation history, using no target labels.
 
   Args:
-    history: dict of equal-length lists; needs ``'source_val_acc'`` or ``'reverse_val'``.
-    rule: ``'source_val'`` or ``'reverse_val'``. Ties go to the later evaluation.
+    history: dict of equal-length lists; needs ``'source_val_acc'`` or ``'reverse_val'`` (or, for
+      ``'last'``, ``'step'``).
+    rule: ``'source_val'`` (best source-validation accuracy), ``'reverse_val'`` (best
+      reverse-validation score) or ``'last'`` (the last evaluation: a fixed training length,
+      decided before the run). Ties go to the later evaluation.
 
   Returns:
     The selected index.
   """
-  key = {"source_val": "source_val_acc", "reverse_val": "reverse_val"}.get(rule)
+  key = {"source_val": "source_val_acc", "reverse_val": "reverse_val", "last": "step"}.get(rule)
   if key is None:
     raise ValueError(f"unknown selection rule {rule!r}; valid names: {', '.join(SELECTION_RULES)}.")
   values = list(history[key])
+  if rule == "last":
+    if not values:
+      raise ValueError("empty evaluation history: nothing to select.")
+    return len(values) - 1
   if not values:
     raise ValueError("empty evaluation history: nothing to select.")
   best = max(values)
