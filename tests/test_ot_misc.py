@@ -78,7 +78,8 @@ def test_wasserstein_pointcloud():
                                rtol=1e-9)
 
 
-def test_label_ot_matches_pot_and_gradient_flows_to_q():
+@pytest.mark.parametrize("mode", ["auto", "kernel", "log"])
+def test_label_ot_matches_pot_and_gradient_flows_to_q(mode):
   rng = np.random.default_rng(4)
   K = 4
   C = rng.random((K, K)) + 0.5
@@ -86,18 +87,57 @@ def test_label_ot_matches_pot_and_gradient_flows_to_q():
   np.fill_diagonal(C, 0.0)
   p = jax.nn.softmax(jnp.asarray(rng.normal(size=(3, K)), jnp.float32))
   q = jax.nn.softmax(jnp.asarray(rng.normal(size=(3, K)), jnp.float32))
-  out = wot.label_ot(p, q, C, epsilon=0.05, num_iters=200)
+  out = wot.label_ot(p, q, C, epsilon=0.05, num_iters=200, mode=mode)
   assert out.shape == (3,)
   for i in range(3):
     ref = ot.sinkhorn2(np.asarray(p[i], np.float64), np.asarray(q[i], np.float64), C, 0.05,
                        numItermax=200, stopThr=0.0)
     np.testing.assert_allclose(float(out[i]), ref, rtol=1e-3)
-  g = jax.grad(lambda q: jnp.sum(wot.label_ot(jax.lax.stop_gradient(p), q, C, epsilon=0.05)))(q)
+  g = jax.grad(lambda q: jnp.sum(
+      wot.label_ot(jax.lax.stop_gradient(p), q, C, epsilon=0.05, mode=mode)))(q)
   assert np.all(np.isfinite(np.asarray(g))) and float(jnp.abs(g).sum()) > 0
   # Zero entries (saturated softmax) give finite gradients.
   q0 = q.at[0].set(jnp.array([1.0, 0.0, 0.0, 0.0]))
-  g0 = jax.grad(lambda q: jnp.sum(wot.label_ot(p, q, C, epsilon=0.05)))(q0)
+  g0 = jax.grad(lambda q: jnp.sum(wot.label_ot(p, q, C, epsilon=0.05, mode=mode)))(q0)
   assert np.all(np.isfinite(np.asarray(g0)))
+
+
+def test_label_ot_kernel_and_log_domains_agree_with_traced_cost():
+  # WAR's setting: 10 classes, eps 0.05, 20 unrolled iterations, a [0, 1] cost that is traced
+  # (built inside jit) and batched over seeds under vmap. The kernel domain must give the log
+  # domain's values and gradients (same iterates in exact arithmetic).
+  rng = np.random.default_rng(7)
+  K, B = 10, 16
+  s = rng.random((2, K, K))
+  costs = jnp.asarray(np.where(np.eye(K, dtype=bool), 0.0, 0.3 + 0.7 * (s + s.transpose(0, 2, 1)) / 2),
+                      jnp.float32)
+  p = jax.nn.softmax(jnp.asarray(rng.normal(size=(B, K)) * 3, jnp.float32))
+  logits = jnp.asarray(rng.normal(size=(2, B, K)), jnp.float32)
+
+  def value_and_grad(mode):
+    def one(c, lg):
+      f = lambda lg: jnp.sum(wot.label_ot(p, jax.nn.softmax(lg), c, epsilon=0.05, mode=mode))
+      return jax.value_and_grad(f)(lg)
+    return jax.jit(jax.vmap(one))(costs, logits)
+
+  v_log, g_log = value_and_grad("log")
+  for mode in ("kernel", "auto"):
+    v, g = value_and_grad(mode)
+    np.testing.assert_allclose(np.asarray(v), np.asarray(v_log), rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(g_log), rtol=1e-3, atol=1e-6)
+
+
+def test_label_ot_mode_errors():
+  p = np.array([[0.5, 0.5]])
+  with pytest.raises(ValueError, match="mode must be one of"):
+    wot.label_ot(p, p, 1 - np.eye(2), epsilon=0.05, mode="fast")
+  # 10 / 0.01 = 1000 >= the float32 bound: the kernel domain would underflow.
+  with pytest.raises(ValueError, match="would underflow"):
+    wot.label_ot(p, p, 10 * (1 - np.eye(2)), epsilon=0.01, mode="kernel")
+  # "auto" falls back to the log domain above the bound (10 / 0.1 = 100) and stays exact.
+  out = wot.label_ot(np.array([[0.9, 0.1]]), np.array([[0.1, 0.9]]), 10 * (1 - np.eye(2)),
+                     epsilon=0.1, num_iters=50)
+  np.testing.assert_allclose(np.asarray(out), [8.0], rtol=1e-3)
 
 
 @pytest.mark.parametrize("cost,match", [

@@ -80,10 +80,11 @@ def make_divergence(
     epsilon: float = 0.05,
     num_iters: int = 20,
     debiased: bool = False,
+    mode: str = "auto",
 ) -> divergences.Divergence | None:
   """The divergence of a method: ``None`` (CCE), KL (VAT) or label OT with ``cost`` (WAR).
 
-  ``epsilon``, ``num_iters`` and ``debiased`` are WAR's (see
+  ``epsilon``, ``num_iters``, ``debiased`` and ``mode`` are WAR's (see
   :func:`wassml.regularization.divergences.label_ot_divergence`).
   """
   if method not in METHODS:
@@ -95,7 +96,7 @@ def make_divergence(
   if cost is None:
     raise ValueError("WAR needs a [K, K] ground cost `cost` (see wassml.regularization.ground_cost).")
   return divergences.label_ot_divergence(_gc.validate_ground_cost(cost), epsilon=epsilon,
-                                         num_iters=num_iters, debiased=debiased)
+                                         num_iters=num_iters, debiased=debiased, mode=mode)
 
 
 def regularized_loss(
