@@ -387,25 +387,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   settings: dict[str, Any] = {}
   phases: dict = {}
   total = len(config.noise) * (len(config.methods) + (config.warmup_epochs > 0))
+  results: dict[str, Any] = {}
+
+  def write(complete: bool) -> None:
+    first = next(iter(settings.values()))
+    for m in config.methods:
+      results[m] = first[m]["mean"]
+    results["settings"] = settings
+    results["complete"] = complete
+    results["seconds"] = time.time() - t0
+    results["machine"] = f"{platform.machine()} {platform.processor() or ''} x{os.cpu_count()} CPU"
+    results["jax_backend"] = jax.default_backend()
+    results["config"] = config.to_dict()
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=1, default=lambda o: np.asarray(o).tolist())
+
   with tqdm(total=total, desc="noisy_labels", disable=not config.get("progress", True)) as bar:
     for kind, rate in config.noise:
       name = f"{kind}_{int(round(100 * rate))}"
       settings[name] = run_setting(config, kind, float(rate), xtr, ytr, xte, yte, k, bar,
                                    phases=phases)
-  results: dict[str, Any] = {}
-  first = next(iter(settings.values()))
-  for m in config.methods:
-    results[m] = first[m]["mean"]
-  results["settings"] = settings
+      write(complete=False)  # a run stopped later keeps its finished settings
   plot_curves(settings, os.path.join(workdir, "learning_curves.png"), config.warmup_epochs)
   if config.plots.simplex:
     plot_simplex(os.path.join(workdir, "simplex_kl_vs_ot.png"), epsilon=config.epsilon)
   if config.plots.moons:
     results["moons_test_acc"] = plot_moons(config, os.path.join(workdir, "moons_boundaries.png"))
-  results["seconds"] = time.time() - t0
-  results["machine"] = f"{platform.machine()} {platform.processor() or ''} x{os.cpu_count()} CPU"
-  results["jax_backend"] = jax.default_backend()
-  results["config"] = config.to_dict()
-  with open(os.path.join(workdir, "results.json"), "w") as f:
-    json.dump(results, f, indent=1, default=lambda o: np.asarray(o).tolist())
+  write(complete=True)
   return results
