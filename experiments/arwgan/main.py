@@ -1,25 +1,12 @@
-r"""ARWGAN experiment entry point.
+r"""ARWGAN: a WGAN-GP on data reweighted towards a classifier's mistakes.
 
   PYTHONPATH=. python -m experiments.arwgan.main \
       --config=experiments/arwgan/configs/quick.py --workdir=runs/arwgan_quick
 """
 
-from absl import app
-from absl import flags
-from ml_collections import config_flags
-
+from experiments import entry
 from experiments.arwgan import train
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Where results.json and the plots go.")
-flags.mark_flags_as_required(["config", "workdir"])
-
-
-def main(argv):
-  del argv
-  results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  print({k: v for k, v in results.items() if k in ("uniform", "hard", "soft")})
-
-
 if __name__ == "__main__":
-  app.run(main)
+  entry.run(train.train_and_evaluate, "arwgan",
+            keys=("uniform", "hard", "soft"))

@@ -1,22 +1,12 @@
-"""A tour of ``wassml.ot`` on a rotated-moons pair.
+r"""A tour of ``wassml.ot`` on a rotated-moons pair.
 
-  python -m experiments.ot_tour.main --config=experiments/ot_tour/configs/quick.py --workdir=runs/ot
+  PYTHONPATH=. python -m experiments.ot_tour.main \
+      --config=experiments/ot_tour/configs/quick.py --workdir=runs/ot_tour_quick
 """
 
-from absl import app, flags
-from ml_collections import config_flags
-
+from experiments import entry
 from experiments.ot_tour import train
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results.json and figures.")
-config_flags.DEFINE_config_file("config", None, "Configuration file.", lock_config=True)
-flags.mark_flags_as_required(["config", "workdir"])
-
-
-def main(argv):
-  del argv
-  train.train_and_evaluate(flags.FLAGS.config, _WORKDIR.value)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  entry.run(train.train_and_evaluate, "ot_tour",
+            keys=())
