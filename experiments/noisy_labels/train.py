@@ -7,7 +7,9 @@ Protocol (per noise setting, ``config.num_seeds`` seeds trained together in one 
    warm-up), shared by the three methods;
 3. WAR's ground cost: from the warm-up model (``config.ground_cost = "confusion"``: the label-free
    soft confusion ``P^T P`` of its predictions on the training inputs, so classes it hesitates
-   between get a high cost), or ``"uniform"`` (0/1);
+   between get a high cost), ``"embedding"`` (the paper's choice: cosine similarity of class-name
+   embeddings, ``data/<dataset>_class_names_minilm.json`` from ``class_embeddings.py``), or
+   ``"uniform"`` (0/1);
 4. each method trains on for the remaining epochs; the test accuracy (clean test labels) after the
    **last** epoch is reported -- no early stopping on clean data.
 
@@ -191,7 +193,31 @@ def _warmup_cost(model, config, params, x_train, num_classes):
     probs = jax.nn.softmax(_logits(model, params, x_train[:n]), -1)
     return reg.ground_cost.confusion_ground_cost_jax(reg.soft_confusion(probs),
                                                      floor=config.cost_floor)
-  raise ValueError(f"unknown ground_cost {config.ground_cost!r}; valid: 'uniform', 'confusion'.")
+  if config.ground_cost == "embedding":
+    return reg.embedding_ground_cost(load_class_embeddings(config, num_classes),
+                                     floor=config.cost_floor)
+  raise ValueError(f"unknown ground_cost {config.ground_cost!r}; valid: 'uniform', 'confusion', "
+                   "'embedding'.")
+
+
+def load_class_embeddings(config, num_classes: int) -> np.ndarray:
+  """``[K, d]`` class-name vectors from ``config.class_embeddings`` (a JSON file written by
+  ``class_embeddings.py``; relative paths are taken from the repository root)."""
+  path = config.get("class_embeddings") or os.path.join(
+      os.path.dirname(os.path.abspath(__file__)), "data",
+      f"{config.dataset}_class_names_minilm.json")
+  if not os.path.isabs(path) and not os.path.exists(path):
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), path)
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f"class embeddings {path!r} not found; ground_cost='embedding' needs the [K, d] "
+        "class-name vectors written by experiments/noisy_labels/class_embeddings.py.")
+  with open(path) as f:
+    emb = np.asarray(json.load(f)["embeddings"], np.float64)
+  if emb.shape[0] != num_classes:
+    raise ValueError(f"{path}: {emb.shape[0]} class embeddings for {num_classes} classes.")
+  return emb
 
 
 def run_setting(config, kind: str, rate: float, xtr, ytr, xte, yte, num_classes,

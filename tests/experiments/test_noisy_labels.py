@@ -100,3 +100,28 @@ def test_tune_runs_on_tiny_data(tmp_path):
     saved = json.load(f)
   assert len(saved["rows"]) == 3 and len(saved["rows"][1]["val_curve"]) == 2
   assert "**best**" in open(os.path.join(tmp_path, "tune.md")).read()
+
+
+def test_embedding_ground_cost_from_committed_class_name_vectors(tmp_path):
+  """ground_cost='embedding' reads the committed class-name vectors (class_embeddings.py)."""
+  c = quick.get_config()
+  c.ground_cost = "embedding"
+  c.cost_floor = 0.3
+  cost = np.asarray(train._warmup_cost(None, c, None, None, 10))  # pylint: disable=protected-access
+  assert cost.shape == (10, 10) and np.all(np.diag(cost) == 0)
+  off = ~np.eye(10, dtype=bool)
+  np.testing.assert_allclose([cost[off].min(), cost[off].max()], [0.3, 1.0], atol=1e-6)
+  # The closest class names, 'T-shirt/top' (0) and 'Shirt' (6), get the highest cost.
+  assert cost[0, 6] == cost[off].max()
+  with open(train.os.path.join(train.os.path.dirname(train.__file__), "data",
+                               "fashion_mnist_class_names_minilm.json")) as f:
+    emb = np.asarray(json.load(f)["embeddings"])
+  sim = emb @ emb.T  # the cost is increasing in the cosine similarity
+  order = np.argsort(sim[off])
+  assert np.all(np.diff(cost[off][order]) >= -1e-9)
+  c.class_embeddings = str(tmp_path / "missing.json")
+  with pytest.raises(FileNotFoundError, match="class_embeddings.py"):
+    train._warmup_cost(None, c, None, None, 10)  # pylint: disable=protected-access
+  c.class_embeddings = None
+  with pytest.raises(ValueError, match="10 class embeddings for 3 classes"):
+    train._warmup_cost(None, c, None, None, 3)  # pylint: disable=protected-access

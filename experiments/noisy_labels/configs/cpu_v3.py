@@ -69,6 +69,15 @@ def get_config(stage: str = "stage1"):
       # settings): the uniform 0/1 cost (floor 1) under-fitted at beta 3, so try smaller betas.
       "stage4": dict(
           war=dict(beta=(0.3, 1.0), radius=(1.0,), cost_floor=(1.0,))),
+      # Stage 5 (2026-12-03, after cpu_v4's first setting): the paper's semantic ground cost,
+      # from class-name embeddings (class_embeddings.py, all-MiniLM-L6-v2), same protocol.
+      "stage5": dict(
+          war=[dict(ground_cost=("embedding",), cost_floor=(0.3,), beta=(1.0, 3.0, 10.0),
+                    radius=(1.0,)),
+               dict(ground_cost=("embedding",), cost_floor=(0.3,), beta=(3.0,),
+                    radius=(0.5, 2.0)),
+               dict(ground_cost=("embedding",), cost_floor=(0.1,), beta=(3.0,),
+                    radius=(1.0,))]),
   }
   if stage not in grids:
     raise ValueError(f"unknown tuning stage {stage!r}; valid: {list(grids)}.")
