@@ -195,3 +195,22 @@ def test_report_paired_differences_and_last_rule_header():
   cols = report._other_columns({"selection": "last", "table": {"a": {"m": {
       "last_mean": 0, "selected_by_source_val_mean": 0, "oracle_target_test_mean": 0}}}})
   assert [c[0] for c in cols] == ["selected_by_source_val_mean", "oracle_target_test_mean"]
+
+
+def test_choose_rho_takes_the_smallest_rho_whose_plan_stays_alive():
+  from experiments.domain_adaptation import choose_rho  # pylint: disable=g-import-not-at-top
+
+  def run(rho, masses, override=False):
+    cfg = {"rho": 1.0 if override else rho,
+           "pair_overrides": {"p": {"rho": rho}} if override else {}}
+    return {"config": cfg, "runs": {"p": {"jumbot": {
+        str(s): {"history": {"train_plan_mass": [0.5, m], "target_test_acc": [0.0, 0.0]}}
+        for s, m in enumerate(masses)}}}}
+
+  cands = {"r1": run(1.0, [1.1, 1.2]), "r05": run(0.5, [0.4, 0.3], override=True),
+           "r03": run(0.3, [0.2, 0.0])}
+  out = choose_rho.choose(cands, "p", min_mass=0.1)
+  assert out["candidates"]["r03"]["alive"] is False      # one seed's plan is empty
+  assert out["chosen_run"] == "r05" and out["chosen_rho"] == 0.5
+  out = choose_rho.choose({"r03": cands["r03"]}, "p", min_mass=0.1)
+  assert out["chosen_run"] is None
