@@ -69,11 +69,24 @@ def memorisation(results: dict) -> str:
           + "\n".join(lines) + "\n")
 
 
+def per_seed(results: dict) -> str:
+  """Last-epoch test accuracy of every seed, per setting and method."""
+  lines = []
+  for name, s in results["settings"].items():
+    cells = [f"{m.upper()} " + ", ".join(f"{a:.2f}" for a in s[m]["per_seed"])
+             for m in ("cce", "vat", "war") if m in s]
+    lines.append(f"- {name}: " + "; ".join(cells))
+  return "\nPer seed (last-epoch test accuracy %):\n" + "\n".join(lines) + "\n"
+
+
 def main(argv):
   del argv
   with open(os.path.join(_WORKDIR.value, "results.json")) as f:
     results = json.load(f)
-  text = table(results) + "\n\n" + targets(results) + "\n" + memorisation(results)
+  text = (table(results) + "\n\n" + targets(results) + "\n" + memorisation(results)
+          + per_seed(results))
+  if not results.get("complete", True):
+    text = "**Incomplete run** (stopped before every noise setting finished).\n\n" + text
   with open(os.path.join(_WORKDIR.value, "table.md"), "w") as f:
     f.write(text)
   print(text)
