@@ -24,6 +24,10 @@ _NOTES_FILE = flags.DEFINE_string("notes_file", None, "File whose text is append
 _SUPPLEMENT = flags.DEFINE_multi_string(
     "supplement", [], "Folder of a supplementary run on some of the same pairs (paired by "
     "seed): its table, and the targets with its methods in place of this run's.")
+_FINAL = flags.DEFINE_string(
+    "final_supplement", None, "One of the --supplement folders whose methods replace this run's "
+    "on its pairs in a 'Final table' section at the top (e.g. the partial pair at its rho "
+    "chosen without target labels). Its merged checks are shown there, not repeated below.")
 
 LABELS = {"source_only": "source-only", "dann": "DANN", "deepjdot": "DeepJDOT",
           "entropic_deepjdot": "entropic DeepJDOT", "jumbot": "JUMBOT"}
@@ -90,7 +94,8 @@ def substituted(res, supp) -> tuple[dict, list[str]]:
   (same seeds, data order and pre-trained start: a paired comparison); returns the merged
   results and one line per pair saying what was done.
   """
-  merged = {"table": {p: dict(by) for p, by in res["table"].items()}}
+  merged = {"table": {p: dict(by) for p, by in res["table"].items()},
+            "config": res.get("config"), "selection": res.get("selection"), "swapped": {}}
   notes = []
   for pair, by in supp["table"].items():
     if pair not in res["table"]:
@@ -103,18 +108,75 @@ def substituted(res, supp) -> tuple[dict, list[str]]:
       continue
     swapped = [m for m in by if m != "source_only"]
     merged["table"][pair].update({m: by[m] for m in swapped})
+    merged["swapped"][pair] = swapped
     notes.append(f"- `{pair}`: source-only per-seed accuracies identical in both runs (paired); "
                  f"{', '.join(LABELS.get(m, m) for m in swapped)} taken from the supplementary "
                  "run.")
   return merged, notes
 
 
-def supplement_section(res, folder: str) -> list[str]:
-  """A supplementary run (e.g. another rho on one pair): its table and the merged checks."""
+def _load_supplement(folder: str) -> tuple[dict, str]:
   with open(os.path.join(folder, "results.json")) as f:
     supp = json.load(f)
+  return supp, os.path.basename(os.path.normpath(folder))
+
+
+def _merged_checks(merged) -> list[str]:
+  """:func:`target_checks` on every statistic of a merged table; the run's rule first (the
+  ``last`` statistic is skipped when it *is* the run's rule)."""
+  out = []
+  row = next(iter(next(iter(merged["table"].values())).values()))
+  for stat, label in _STATS.items():
+    if stat not in row or (stat == "last_mean" and merged.get("selection") == "last"):
+      continue
+    if stat == "mean":
+      label += (" = the last checkpoint, declared before the run"
+                if merged.get("selection") == "last" else "")
+    out += ["", f"On the {label}:", ""] + target_checks(merged, stat)
+    if stat == "mean":
+      out += ["", "Secondary (rules not declared before the run; shown so that the effect of the "
+              "selection rule is visible):"]
+  return out
+
+
+def accuracy_table(res, methods, marked=None) -> list[str]:
+  """Markdown table of mean ± std per (pair, method); cells in ``marked[pair]`` get a dagger."""
+  marked = marked or {}
+  out = ["| pair | " + " | ".join(LABELS.get(m, m) for m in methods) + " |",
+         "|---|" + "---|" * len(methods)]
+  for pair, by in res["table"].items():
+    out.append(f"| {pair} | " + " | ".join(
+        f"{_pct(by[m]['mean'])} ± {_pct(by[m]['std'])}"
+        + (" †" if m in marked.get(pair, ()) else "") for m in methods) + " |")
+  return out
+
+
+def final_section(res, folder: str) -> list[str]:
+  """This run with a supplementary run's methods in place of its own on the supplement's pairs
+  (paired by seed, see :func:`substituted`): the table, the paired differences and the checks."""
+  supp, name = _load_supplement(folder)
+  merged, notes = substituted(res, supp)
   cfg = supp["config"]
-  name = os.path.basename(os.path.normpath(folder))
+  over = ", ".join(f"{k}={cfg[k]}" for k in ("rho", "epsilon", "eta1", "eta2")
+                   if cfg.get(k) != res["config"].get(k))
+  out = ["", f"## Final table: this run with `../{name}/` in place of its rows on "
+         + ", ".join(f"`{p}`" for p in merged["swapped"]), "",
+         f"Cells marked † come from the supplementary run `../{name}/` (config `{cfg['name']}`"
+         + (f"; {over}" if over else "") + "); every other cell is this run's. The supplementary "
+         "run reran source-only as its paired baseline:", ""] + notes
+  out += ["", "Target test accuracy (%), mean ± std over seeds, at this run's rule "
+          f"(`{res['selection']}`):", ""]
+  out += accuracy_table(merged, res["config"]["methods"], merged["swapped"])
+  out += paired_differences(merged)
+  out += ["", "The issue's targets on this table:"] + _merged_checks(merged)
+  return out
+
+
+def supplement_section(res, folder: str, final: bool = False) -> list[str]:
+  """A supplementary run (e.g. another rho on one pair): its table and the merged checks
+  (or, for the ``final`` supplement, a pointer to the final section that holds them)."""
+  supp, name = _load_supplement(folder)
+  cfg = supp["config"]
   out = ["", f"## Supplementary run `../{name}/` (config `{cfg['name']}`)", "",
          f"- Date (UTC, end of run): {supp['date_utc']}; wall time {supp['wall_seconds']:.0f} s;"
          f" methods {cfg['methods']}; eta1={cfg['eta1']}, eta2={cfg['eta2']}, "
@@ -128,13 +190,13 @@ def supplement_section(res, folder: str) -> list[str]:
       out.append(f"| {pair} | {LABELS.get(m, m)} | {_pct(r['mean'])} ± {_pct(r['std'])} | "
                  f"{_pct(r['last_mean'])} | {_pct(r.get('selected_by_reverse_val_mean', 0))} | "
                  f"{_pct(r['oracle_target_test_mean'])} |")
+  if final:
+    return out + ["", "Its rows replace this run's in the *Final table* section above (the "
+                  "issue's targets with them are checked there)."]
   merged, notes = substituted(res, supp)
   out += ["", "The issue's targets with the supplementary run's methods in place of this run's "
           "(same pairs):", ""] + notes
-  for stat, label in _STATS.items():
-    if stat in next(iter(next(iter(merged["table"].values())).values())):
-      out += ["", f"On the {label}:", ""] + target_checks(merged, stat)
-  return out
+  return out + _merged_checks(merged)
 
 
 _COLUMN_LABELS = {"last_mean": "last", "selected_by_source_val_mean": "source-val",
@@ -171,7 +233,10 @@ def paired_differences(res) -> list[str]:
           "|---|---|---|---|"] + out
 
 
-def da_readme(res, command: str, notes: str, supplements=()) -> str:
+def da_readme(res, command: str, notes: str, supplements=(), final=None) -> str:
+  if final and final not in supplements:
+    raise ValueError(f"final_supplement {final!r} is not one of the supplements "
+                     f"{list(supplements)}.")
   cfg = res["config"]
   methods = cfg["methods"]
   seeds = cfg["seeds"]
@@ -195,13 +260,11 @@ def da_readme(res, command: str, notes: str, supplements=()) -> str:
            if res["selection"] == "last" else
            f"- Model selection: checkpoint with the best **{res['selection']}** score (no "
            f"target labels), evaluated every {cfg['eval_every']} steps."), ""]
-  out += ["## Target test accuracy (%), mean ± std over seeds, selected without target labels",
-          ""]
-  out += ["| pair | " + " | ".join(LABELS.get(m, m) for m in methods) + " |",
-          "|---|" + "---|" * len(methods)]
-  for pair, by in res["table"].items():
-    out.append(f"| {pair} | " + " | ".join(
-        f"{_pct(by[m]['mean'])} ± {_pct(by[m]['std'])}" for m in methods) + " |")
+  if final:
+    out += final_section(res, final)[1:] + [""]
+  out += ["## Target test accuracy (%), mean ± std over seeds, selected without target labels"
+          + (" (this run alone)" if final else ""), ""]
+  out += accuracy_table(res, methods)
   cols = _other_columns(res)
   out += ["", "Other checkpoints (mean over seeds): " + " / ".join(c[1] for c in cols)
           + " pick; the **oracle** pick on target-test accuracy uses target labels (how the "
@@ -219,7 +282,7 @@ def da_readme(res, command: str, notes: str, supplements=()) -> str:
     out += ["", "Secondary (these rules were not declared before the run; shown so that the "
             "effect of the selection rule is visible):"] + other_checkpoint_checks(res)
   for folder in supplements:
-    out += supplement_section(res, folder)
+    out += supplement_section(res, folder, final=folder == final)
   if res.get("plan_mass"):
     out += ["", "## Transport mass per source class (one minibatch, JUMBOT-trained embedding, "
             "seed " + str(seeds[0]) + ")", ""]
@@ -289,7 +352,7 @@ def main(argv):
       if _NOTES_FILE.value:
         with open(_NOTES_FILE.value) as nf:
           notes = (notes + "\n\n" if notes else "") + nf.read().strip()
-      text = da_readme(json.load(f), _COMMAND.value, notes, _SUPPLEMENT.value)
+      text = da_readme(json.load(f), _COMMAND.value, notes, _SUPPLEMENT.value, _FINAL.value)
   else:
     with open(os.path.join(folder, "bench.json")) as f:
       text = bench_readme(json.load(f), _COMMAND.value, _NOTES.value)

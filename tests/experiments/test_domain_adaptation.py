@@ -214,3 +214,28 @@ def test_choose_rho_takes_the_smallest_rho_whose_plan_stays_alive():
   assert out["chosen_run"] == "r05" and out["chosen_rho"] == 0.5
   out = choose_rho.choose({"r03": cands["r03"]}, "p", min_mass=0.1)
   assert out["chosen_run"] is None
+
+
+def test_report_final_table_marks_the_supplement_cells_and_checks_them(tmp_path):
+  from experiments.domain_adaptation import report  # pylint: disable=g-import-not-at-top
+  cfg = {"name": "main", "seeds": [0, 1], "methods": ["source_only", "deepjdot", "jumbot"],
+         "rho": 1.0, "epsilon": 0.1, "eta1": 0.1, "eta2": 0.1}
+  res = {"config": cfg, "selection": "last",
+         "table": {"a": _table((0.2, 0.2), (0.3, 0.3), (0.35, 0.35)),
+                   "a_partial": _table((0.1, 0.1), (0.3, 0.3), (0.2, 0.2))}}
+  supp_dir = tmp_path / "supp_rho05"
+  supp_dir.mkdir()
+  supp = {"config": dict(cfg, name="supp", rho=0.5, methods=["source_only", "jumbot"]),
+          "table": {"a_partial": {"source_only": _table((0.1, 0.1), (0, 0), (0, 0))["source_only"],
+                                  "jumbot": _table((0, 0), (0, 0), (0.5, 0.4))["jumbot"]}}}
+  (supp_dir / "results.json").write_text(json.dumps(supp))
+  text = "\n".join(report.final_section(res, str(supp_dir)))
+  assert "rho=0.5" in text and "`a_partial`" in text
+  assert "| a_partial | 10.0 ± 0.0 | 30.0 ± 0.0 | 50.0 ± 0.0 † |" in text   # supplement's JUMBOT
+  assert "| a | 20.0 ± 0.0 | 30.0 ± 0.0 | 35.0 ± 0.0 |" in text             # this run's, unmarked
+  assert "| a_partial | +20.0, +10.0 |" in text                               # paired per seed
+  assert "largest on partial DA: **True**" in text
+  assert "On the last checkpoint" not in text        # it is the run's rule here: not repeated
+  # The final supplement must be one of the supplements.
+  with pytest.raises(ValueError, match="final_supplement"):
+    report.da_readme(res, "", "", supplements=(), final=str(supp_dir))
