@@ -246,3 +246,46 @@ def test_loop_ceal_pseudo_labels_are_transient(digits):
   # pseudo-labelled examples are never counted as labels
   assert len(np.unique(res.label_order[0])) == 20
   assert np.all(res.num_train[0] >= np.asarray([10, 15, 20]))
+
+
+def test_fit_with_milestones_is_fit_seeds_cut_into_segments(digits):
+  """The full-data reference's segmented training is the same run as fit_seeds (same keys and steps)."""
+  x, y, _, _ = digits
+  key = jax.random.key(5)
+  whole = training.fit_seeds(key[None], MODULE, x[None, :100], y[None, :100], np.array([100]), num_steps=30,
+                             batch_size=8)
+  seen = []
+  last = training.fit_with_milestones(key, MODULE, x[:100], y[:100], milestones=(10, 25, 30), batch_size=8,
+                                      on_milestone=lambda m, v: seen.append(m))
+  assert seen == [10, 25, 30]
+  for a, b in zip(jax.tree.leaves(training.unstack(whole, 0)), jax.tree.leaves(last), strict=True):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="milestones"):
+    training.fit_with_milestones(key, MODULE, x[:10], y[:10], milestones=(5, 5))
+
+
+def test_greedy_prototypes_padding_does_not_change_the_choice():
+  """Padded candidate chunks and bucketed rows (one compiled IPOT per bucket) pick what the unpadded greedy picks."""
+  from wassml.active_learning import make_solver
+  rng = np.random.default_rng(4)
+  xc = rng.normal(size=(37, 3)).astype(np.float32)
+  xt = rng.normal(size=(25, 3)).astype(np.float32)
+  xf = rng.normal(size=(5, 3)).astype(np.float32)
+  solver = make_solver("ipot", num_iters=30)
+  assert make_solver("ipot", num_iters=30) is solver  # cached: the compiled solver is reused across calls
+  plain = greedy_wasserstein_prototypes(xc, xt, 6, solver=solver, x_fixed=xf, chunk_size=1000)
+  for kw in ({"chunk_size": 8}, {"chunk_size": 8, "pad": True}, {"chunk_size": 16, "pad": True, "row_bucket": 4}):
+    res = greedy_wasserstein_prototypes(xc, xt, 6, solver=solver, x_fixed=xf, **kw)
+    np.testing.assert_array_equal(res.indices, plain.indices)
+    np.testing.assert_allclose(res.objective, plain.objective, rtol=1e-3)
+
+
+def test_mc_logits_pads_chunks_but_returns_the_valid_rows(digits, trained):
+  x = digits[0][:13]
+  clf = Classifier(trained.module, trained.variables, batch_size=8)
+  mc = clf.mc_logits(jax.random.key(0), x, num_samples=3)
+  assert mc.shape == (3, 13, 10)
+  # dropout off: every pass is the deterministic model, padding or not
+  off = Classifier(nn.MLP(hidden=(16,), num_outputs=10, dropout_rate=0.0), trained.variables, batch_size=8)
+  np.testing.assert_allclose(np.asarray(off.mc_logits(jax.random.key(0), x, 2))[1], np.asarray(trained.logits(x)),
+                             rtol=1e-5, atol=1e-5)

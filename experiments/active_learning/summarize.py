@@ -64,6 +64,28 @@ def _fmt(v, nd=3):
   return str(v)
 
 
+def _full_data_lines(results: dict) -> list[str]:
+  """The full-data reference's test accuracy after each logged epoch (a convergence diagnostic)."""
+  tr = results.get("full_data_by_epoch")
+  if not tr:
+    return []
+  out = [f"Full-data reference by epoch (batch {tr['batch_size']}, {tr['steps_per_epoch']} steps per epoch; the "
+         f"reference is the last epoch's accuracy, fixed in advance):", "",
+         "| epoch | " + " | ".join(f"seed {i}" for i in range(len(tr["accuracy_per_seed"]))) + " | mean |",
+         "|---" * (len(tr["accuracy_per_seed"]) + 2) + "|"]
+  for j, e in enumerate(tr["epochs"]):
+    vals = [row[j] for row in tr["accuracy_per_seed"]]
+    done = [v for v in vals if v is not None]
+    mean = sum(done) / len(done) if len(done) == len(vals) else None
+    out.append(f"| {e} | " + " | ".join(_fmt(v, 4) for v in vals) + f" | {_fmt(mean, 4)} |")
+  out.append("")
+  n = results.get("full_data_seeds_done")
+  if n is not None and n < len(tr["accuracy_per_seed"]):
+    out.append(f"**Stopped**: {n} of {len(tr['accuracy_per_seed'])} seeds finished; the reference is their mean.")
+    out.append("")
+  return out
+
+
 def markdown_summary(results: dict) -> str:
   """Markdown tables of whatever parts ``results`` holds (every number read from it)."""
   out = []
@@ -74,6 +96,7 @@ def markdown_summary(results: dict) -> str:
     if results.get("partial"):
       out.append("**Partial run**: only the strategies listed finished.")
     out.append("")
+    out.extend(_full_data_lines(results))
     out.append(f"### Table 4.2 form: annotations to reach the target, and accuracy at {budget} labels")
     out.append("")
     has_match = any("annotations_to_match_random_at_budget" in t for t in results["table_4_2"].values())

@@ -71,8 +71,17 @@ def _fit_and_score(module, keys, xs, ys, ns, x_test, y_test, *, epochs, min_step
   return v, training.accuracy_seeds(module, v, x_test, y_test), steps
 
 
-def full_data_accuracy(module, x, y, x_test, y_test, config) -> tuple[np.ndarray, Any]:
-  """Accuracy of ``num_seeds`` models trained on the whole pool (the BASELINE of Table 4.2)."""
+def full_data_accuracy(module, x, y, x_test, y_test, config, on_progress=None) -> tuple[np.ndarray, Any]:
+  """Accuracy of ``num_seeds`` models trained on the whole pool (the BASELINE of Table 4.2).
+
+  With ``config.full_eval_epochs`` (e.g. ``(1, 2, 5, 10, 15)``) each seed is trained
+  ``full_eval_epochs[-1]`` epochs of ``full_batch_size`` (default ``batch_size``) and its test
+  accuracy is recorded after each listed epoch (``on_progress(trace)``, a convergence
+  diagnostic); the reference is the accuracy after the LAST epoch, fixed in advance (no choice
+  of the epoch on test accuracy). Without it: one call of ``fit_seeds`` (``full_epochs``).
+  """
+  if config.get("full_eval_epochs", None):
+    return _full_data_by_epoch(module, x, y, x_test, y_test, config, on_progress)
   s = config.num_seeds
   keys = jnp.stack([jax.random.fold_in(jax.random.key(config.seed + 777), i) for i in range(s)])
   xs = np.broadcast_to(x, (s,) + x.shape)
@@ -83,18 +92,52 @@ def full_data_accuracy(module, x, y, x_test, y_test, config) -> tuple[np.ndarray
   return acc, v
 
 
+def _full_data_by_epoch(module, x, y, x_test, y_test, config, on_progress) -> tuple[np.ndarray, Any]:
+  bs = int(config.get("full_batch_size", 0) or config.batch_size)
+  per_epoch = int(np.ceil(len(x) / bs))
+  epochs = [int(e) for e in config.full_eval_epochs]
+  trace = {"epochs": epochs, "batch_size": bs, "steps_per_epoch": per_epoch,
+           "accuracy_per_seed": [[None] * len(epochs) for _ in range(config.num_seeds)], "seconds_per_seed": []}
+  accs, first = [], None
+  for i in range(config.num_seeds):  # the same keys as the fit_seeds path
+    t0 = time.perf_counter()
+    key = jax.random.fold_in(jax.random.key(config.seed + 777), i)
+
+    def record(step, variables, i=i):
+      j = epochs.index(step // per_epoch)
+      trace["accuracy_per_seed"][i][j] = float(training.accuracy_seeds(
+          module, jax.tree.map(lambda a: a[None], variables), x_test, y_test)[0])
+      if on_progress is not None:
+        on_progress(trace)
+
+    last = training.fit_with_milestones(key, module, x, y, milestones=[e * per_epoch for e in epochs], batch_size=bs,
+                                        learning_rate=config.learning_rate, on_milestone=record)
+    first = last if first is None else first  # seed 0's model, as fit_seeds' index 0 (features)
+    trace["seconds_per_seed"].append(time.perf_counter() - t0)
+    accs.append(trace["accuracy_per_seed"][i][-1])
+  acc = np.asarray(accs)
+  trace["accuracy_mean"] = [float(np.mean([r[j] for r in trace["accuracy_per_seed"]])) for j in range(len(epochs))]
+  if on_progress is not None:
+    on_progress(trace)
+  return acc, jax.tree.map(lambda a: a[None], first)
+
+
 def reuse_full_data(config, path: str) -> dict:
   """The full-data reference of an earlier run (``results.json`` at ``path``) with the same data and seeds."""
   with open(path) as f:
     prev = json.load(f)
   keys = ("dataset", "data_seed", "pool_size", "test_size", "model", "lenet_dense", "num_seeds", "seed", "full_epochs",
-          "full_max_steps", "batch_size", "learning_rate", "min_steps")
+          "full_max_steps", "batch_size", "learning_rate", "min_steps", "full_eval_epochs", "full_batch_size")
   ours = json.loads(json.dumps({k: config.get(k) for k in keys}))  # tuples -> lists, as in the file
   diff = {k: (prev["config"].get(k), ours[k]) for k in keys if prev["config"].get(k) != ours[k]}
   if diff:
     raise ValueError(f"full_data_from={path!r} was run with other settings (theirs, ours): {diff}")
-  return {"full_data_accuracy": prev["full_data_accuracy"],
-          "full_data_accuracy_per_seed": prev["full_data_accuracy_per_seed"], "full_data_from": path}
+  out = {"full_data_accuracy": prev["full_data_accuracy"],
+         "full_data_accuracy_per_seed": prev["full_data_accuracy_per_seed"], "full_data_from": path}
+  for k in ("full_data_by_epoch", "full_data_seeds_done"):
+    if k in prev:
+      out[k] = prev[k]
+  return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -476,7 +519,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if config.get("full_data_from", "") and not config.parts.prototypes:
     results.update(reuse_full_data(config, config.full_data_from))
   elif (config.parts.curves and config.get("full_data", True)) or config.parts.prototypes:
-    full_acc, full_v = full_data_accuracy(module, x, y, xt, yt, config)
+    def progress(trace):  # the reference can take an hour: each epoch's accuracies are kept
+      results["full_data_by_epoch"] = trace
+      done = [row[-1] for row in trace["accuracy_per_seed"] if row[-1] is not None]
+      if done:  # a run stopped during a later seed keeps the reference of the seeds that finished
+        results["full_data_accuracy"] = float(np.mean(done))
+        results["full_data_accuracy_per_seed"] = done
+        results["full_data_seeds_done"] = len(done)
+      dump()
+
+    full_acc, full_v = full_data_accuracy(module, x, y, xt, yt, config, on_progress=progress)
     results["full_data_accuracy"] = float(full_acc.mean())
     results["full_data_accuracy_per_seed"] = full_acc.tolist()
     features = np.asarray(Classifier(module, training.unstack(full_v, 0)).features(xt))

@@ -79,3 +79,23 @@ def test_full_data_reference_is_reused_only_with_the_same_settings(tmp_path):
     assert "lenet_dense" in str(e)
   else:
     raise AssertionError("a reference of another model was reused")
+
+
+def test_full_data_reference_by_epoch(tmp_path):
+  """full_eval_epochs: the reference is the last listed epoch's accuracy; each listed epoch is logged."""
+  config = quick.get_config()
+  config.strategies = ("random",)
+  config.schedule = (10, 20)
+  config.num_seeds = 2
+  config.parts.prototypes = False
+  config.full_batch_size = 64
+  config.full_eval_epochs = (1, 3)
+  saved = train.train_and_evaluate(config, str(tmp_path))
+  trace = saved["full_data_by_epoch"]
+  assert trace["epochs"] == [1, 3] and trace["batch_size"] == 64
+  assert trace["steps_per_epoch"] == int(np.ceil(saved["pool_size"] / 64))
+  per_seed = np.asarray(trace["accuracy_per_seed"], float)
+  assert per_seed.shape == (2, 2) and np.all(np.isfinite(per_seed))
+  np.testing.assert_allclose(saved["full_data_accuracy_per_seed"], per_seed[:, -1])
+  assert saved["full_data_seeds_done"] == 2
+  assert saved["full_data_accuracy"] > 0.6  # digits MLP after 3 epochs (chance 0.1)

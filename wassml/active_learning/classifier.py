@@ -79,17 +79,36 @@ class Classifier:
   variables: Any
   batch_size: int = 1024
 
-  def _chunks(self, x):
+  def _chunks(self, x, pad: bool = False) -> tuple[list, list[int]]:
+    """Chunks of at most ``batch_size`` rows and their valid row counts.
+
+    With ``pad``, each chunk is padded (repeating its first row) to a power of two: a few fixed
+    shapes instead of one per input length, so later calls with other lengths (a last partial
+    chunk) reuse the compiled programs. (Off for the deterministic views, whose values stay
+    exactly those of earlier runs.)
+    """
     x = np.asarray(x, np.float32) if not isinstance(x, jax.Array) else x
     if x.shape[0] == 0:
       raise ValueError("Classifier: empty input")
-    return [x[i : i + self.batch_size] for i in range(0, x.shape[0], self.batch_size)]
+    chunks, valid = [], []
+    for i in range(0, x.shape[0], self.batch_size):
+      c = x[i : i + self.batch_size]
+      m = c.shape[0]
+      size = min(self.batch_size, max(8, 1 << (m - 1).bit_length()))
+      if pad and size > m:
+        fill = np.broadcast_to(np.asarray(c[:1]), (size - m,) + tuple(c.shape[1:]))
+        c = jnp.concatenate([jnp.asarray(c), jnp.asarray(fill)])
+      chunks.append(c)
+      valid.append(m)
+    return chunks, valid
 
   def logits_and_features(self, x: ArrayLike) -> tuple[jax.Array, jax.Array]:
     """``x: [n, ...]`` -> ``(logits [n, K], features [n, d])`` in evaluation mode."""
     f = _eval_fn(self.module)
-    outs = [f(self.variables, c) for c in self._chunks(x)]
-    return jnp.concatenate([o[0] for o in outs]), jnp.concatenate([o[1] for o in outs])
+    chunks, valid = self._chunks(x)
+    outs = [f(self.variables, c) for c in chunks]
+    return (jnp.concatenate([o[0][:m] for o, m in zip(outs, valid)]),
+            jnp.concatenate([o[1][:m] for o, m in zip(outs, valid)]))
 
   def logits(self, x: ArrayLike) -> jax.Array:
     """``[n, ...]`` -> ``[n, K]``."""
@@ -106,9 +125,9 @@ class Classifier:
   def mc_logits(self, rng: jax.Array, x: ArrayLike, num_samples: int = 10) -> jax.Array:
     """MC-dropout logits ``[T, n, K]`` (dropout on, ``T = num_samples`` masks)."""
     f = _mc_fn(self.module, int(num_samples))
-    chunks = self._chunks(x)
+    chunks, valid = self._chunks(x, pad=True)  # MC-dropout of BALD: one program per chunk size
     keys = jax.random.split(rng, len(chunks))
-    return jnp.concatenate([f(self.variables, k, c) for k, c in zip(keys, chunks)], axis=1)
+    return jnp.concatenate([f(self.variables, k, c)[:, :m] for k, c, m in zip(keys, chunks, valid)], axis=1)
 
   @property
   def example_logits(self):

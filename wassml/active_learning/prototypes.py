@@ -18,6 +18,7 @@ greedy step minimises ``W_p(A ∪ S ∪ {c}, P)`` (thesis eq. 5.15).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import jax
@@ -72,12 +73,26 @@ def _cost(x, y, p):
   return costs.sqeuclidean(x, y) if p == 2 else costs.euclidean_power(x, y, p)
 
 
-def _batched_costs(solver, batched, costs, a, b):
-  """``solver`` on ``costs: [B, n, m]``; the jitted vmap ``batched`` when the solver traces, else a loop."""
+@functools.lru_cache(maxsize=None)
+def _batched_solver(solver: Callable):
+  """``jit(vmap(solver(...).cost))`` over a stack of costs, built once per solver object.
+
+  Cached so that later calls (e.g. every round of an active-learning run, with
+  ``strategies.make_solver`` returning the same solver object) reuse the compiled program.
+  """
+  return jax.jit(jax.vmap(lambda c, a_, b_: solver(c, a_, b_).cost, in_axes=(0, None, None)))
+
+
+def _batched_costs(solver, costs, a, b, num_valid):
+  """Solver values of the first ``num_valid`` problems of ``costs: [B, n, m]``.
+
+  The jitted vmap when the solver traces (all ``B``, a fixed shape), else a host loop over the
+  valid ones only.
+  """
   try:
-    return np.asarray(batched(costs, a, b))
+    return np.asarray(_batched_solver(solver)(costs, a, b))[:num_valid]
   except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError, TypeError):
-    return np.asarray([float(solver(c, a, b).cost) for c in costs])
+    return np.asarray([float(solver(c, a, b).cost) for c in costs[:num_valid]])
 
 
 def greedy_wasserstein_prototypes(
@@ -91,6 +106,7 @@ def greedy_wasserstein_prototypes(
     cost_scale: float | None = None,
     chunk_size: int = 256,
     pad: bool = False,
+    row_bucket: int | None = None,
     progress: bool = False,
 ) -> PrototypeResult:
   """Greedy Wasserstein prototypes.
@@ -104,11 +120,15 @@ def greedy_wasserstein_prototypes(
     p: ground cost ``||x - y||^p``; ``W_p = OT^{1/p}``.
     x_fixed: ``[n0, d]`` points always in the selected measure (default none).
     cost_scale: divides the cost given to the solver (default: max candidate-target cost).
-    chunk_size: candidates scored per vmapped solver call.
+    chunk_size: candidates scored per vmapped solver call (the last chunk of each step is padded,
+      so a jitted solver compiles once per call instead of once per step).
     pad: give the solver a fixed ``[n0 + k, m]`` problem at every step, the unused rows (zero
       cost) with mass 1e-7 each, so a jitted solver compiles once instead of once per step (the
       value moves by at most ``1e-7 k`` of the cost scale). Use with ``ot.emd`` and ``ot.ipot``;
       log-domain Sinkhorn at ``epsilon = 1e-3`` handles such rows less gracefully.
+    row_bucket: with ``pad``, pad the rows only up to the next multiple of ``row_bucket`` (at
+      most ``n0 + k``) instead of ``n0 + k``: smaller problems early in the greedy, at the price of
+      one compilation per bucket (kept for later calls with the same solver). None: ``n0 + k``.
     progress: show a tqdm bar.
 
   Returns:
@@ -124,22 +144,25 @@ def greedy_wasserstein_prototypes(
   chosen: list[int] = []
   objective = []
   available = np.ones(xc.shape[0], bool)
-  batched = jax.jit(jax.vmap(lambda c, a_, b_: solver(c, a_, b_).cost, in_axes=(0, None, None)))
+  size = min(chunk_size, xc.shape[0])  # every chunk padded to this: one compiled program per call
   for _ in tqdm(range(k), desc="prototypes", disable=not progress, leave=False):
     base = np.concatenate([c_fix, c_all[chosen]], axis=0) / scale  # [s - 1, m]
     s = base.shape[0] + 1
-    rows = len(c_fix) + k if pad else s
+    bucket = row_bucket or (len(c_fix) + k)
+    rows = min(len(c_fix) + k, -(-s // bucket) * bucket) if pad else s
     # padded rows get a negligible mass (IPOT's scalings divide by row sums, so not exactly 0)
     a = jnp.asarray(np.concatenate([np.full(s, (1.0 - _PAD_MASS * (rows - s)) / s), np.full(rows - s, _PAD_MASS)]),
                     jnp.float32)
     tail = np.zeros((rows - s, m), np.float32)
     cand = np.flatnonzero(available)
     vals = []
-    for i in range(0, len(cand), chunk_size):
-      idx = cand[i : i + chunk_size]
-      stack = np.concatenate([np.broadcast_to(base, (len(idx),) + base.shape), (c_all[idx] / scale)[:, None, :],
-                              np.broadcast_to(tail, (len(idx),) + tail.shape)], axis=1)
-      vals.append(_batched_costs(solver, batched, jnp.asarray(stack, jnp.float32), a, b))
+    for i in range(0, len(cand), size):
+      idx = cand[i : i + size]
+      num_valid = len(idx)
+      idx = np.concatenate([idx, np.full(size - num_valid, idx[0])])  # padded: the same shape every step
+      stack = np.concatenate([np.broadcast_to(base, (size,) + base.shape), (c_all[idx] / scale)[:, None, :],
+                              np.broadcast_to(tail, (size,) + tail.shape)], axis=1)
+      vals.append(_batched_costs(solver, jnp.asarray(stack, jnp.float32), a, b, num_valid))
     vals = np.concatenate(vals)
     vals = np.where(np.isfinite(vals), vals, np.inf)
     j = int(cand[int(np.argmin(vals))])

@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import optax
 from jax.typing import ArrayLike
 
 __all__ = ["entropy", "entropy_scores", "bald_scores", "committee_margin_scores", "majority_vote", "egl_scores"]
@@ -57,30 +56,43 @@ def committee_margin_scores(probs: ArrayLike) -> jax.Array:
 
 @functools.lru_cache(maxsize=None)
 def _egl_fn(apply_fn: Callable[..., jax.Array]):
+  """Compiled ``(variables, x [c, ...]) -> EGL [c]``, one example after another (``lax.map``).
+
+  Per example: one forward pass and ONE vjp, vmapped over the ``K`` cotangents
+  ``d CE(x, k) / d logits = p - e_k``. Only the cotangent is batched there, so the weight
+  gradients of convolutions stay plain convolutions; vmapping ``grad`` over examples instead
+  batches both operands, which XLA:CPU runs as grouped convolutions (2.7x slower for LeNet5).
+  """
   def one(variables, x):
-    logits = apply_fn(variables, x[None])[0]
+    logits, vjp = jax.vjp(lambda v: apply_fn(v, x[None])[0], variables)
     p = jax.nn.softmax(logits)
+    cts = p[None, :] - jnp.eye(logits.shape[0], dtype=p.dtype)  # row k: d CE(x, k) / d logits
+    g = jax.vmap(lambda ct: vjp(ct)[0])(cts)
+    sq = sum(jnp.sum(jnp.square(l).reshape(l.shape[0], -1), axis=1) for l in jax.tree.leaves(g))
+    return jnp.sum(p * jnp.sqrt(sq))
 
-    def grad_norm(k):
-      g = jax.grad(lambda v: optax.softmax_cross_entropy_with_integer_labels(apply_fn(v, x[None]), k[None])[0])(variables)
-      return jnp.sqrt(sum(jnp.sum(jnp.square(l)) for l in jax.tree.leaves(g)))
-
-    norms = jax.lax.map(grad_norm, jnp.arange(logits.shape[0]))
-    return jnp.sum(p * norms)
-
-  return jax.jit(jax.vmap(one, in_axes=(None, 0)))
+  return jax.jit(lambda variables, xs: jax.lax.map(lambda xi: one(variables, xi), xs))
 
 
 def egl_scores(apply_fn: Callable[..., jax.Array], variables: Any, x: ArrayLike, *, chunk_size: int = 128) -> jax.Array:
-  """Expected gradient length ``[n]`` of ``x: [n, ...]``.
+  """Expected gradient length ``[n]`` of ``x: [n, ...]``: ``sum_k p(k|x) ||grad_theta CE(x, k)||``.
 
   Args:
     apply_fn: ``apply_fn(variables, x [b, ...]) -> logits [b, K]`` in evaluation mode. Must be
       hashable and stable across calls (e.g. built once per module) to reuse the compilation.
     variables: the variables differentiated (all parameters).
     x: candidates.
-    chunk_size: examples per vmapped call.
+    chunk_size: examples per compiled call (the last chunk is padded: one program for any ``n``).
   """
   f = _egl_fn(apply_fn)
   x = jnp.asarray(x, jnp.float32)
-  return jnp.concatenate([f(variables, x[i : i + chunk_size]) for i in range(0, x.shape[0], chunk_size)])
+  n = x.shape[0]
+  size = min(chunk_size, n)
+  out = []
+  for i in range(0, n, size):
+    c = x[i : i + size]
+    m = c.shape[0]
+    if m < size:  # pad with copies of the first row: same shape, same compiled program
+      c = jnp.concatenate([c, jnp.broadcast_to(c[:1], (size - m,) + c.shape[1:])])
+    out.append(f(variables, c)[:m])
+  return jnp.concatenate(out)

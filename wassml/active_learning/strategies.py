@@ -285,6 +285,7 @@ def balnet_greedy(s_psi: np.ndarray, s_tau: np.ndarray, c_psi: np.ndarray, c_tau
   return np.asarray(order), np.asarray(obj)
 
 
+@functools.lru_cache(maxsize=None)
 def make_solver(name: str, *, epsilon: float = 1e-3, num_iters: int = 10, ipot_beta: float = 1.0) -> Callable:
   """An OT solver by name: ``"emd"`` (exact), ``"sinkhorn"`` or ``"ipot"``.
 
@@ -292,7 +293,8 @@ def make_solver(name: str, *, epsilon: float = 1e-3, num_iters: int = 10, ipot_b
   iterations); IPOT runs ``num_iters`` proximal steps with one inner Sinkhorn update at proximal
   step ``ipot_beta`` (Xie et al.'s 1.0 on max-normalised costs: ``exp(-C / 1e-3)`` underflows in
   float32, so the thesis's ``1e-3`` is not usable as IPOT's ``beta`` here). Costs are normalised
-  by :mod:`.prototypes` before they reach the solver.
+  by :mod:`.prototypes` before they reach the solver. Cached: the same settings give the same
+  solver object, so the prototypes' compiled solver is reused from one round to the next.
   """
   from wassml import ot  # noqa: PLC0415
 
@@ -312,7 +314,8 @@ def _embed(ctx: QueryContext, idx: np.ndarray) -> np.ndarray:
 
 
 def _prototype_select(ctx: QueryContext, pre: np.ndarray, k: int, solver_name: str, epsilon: float,
-                      num_iters: int, max_target: int, rng, max_fixed: int = 200) -> tuple[np.ndarray, np.ndarray]:
+                      num_iters: int, max_target: int, rng, max_fixed: int = 200, chunk_size: int = 64,
+                      row_bucket: int | None = 32) -> tuple[np.ndarray, np.ndarray]:
   """Among ``pre`` (candidate indices), ``k`` greedy prototypes of ``A ∪ candidates``, ``A`` fixed."""
   k_t, k_f = jax.random.split(rng)
   target_idx = np.concatenate([ctx.labelled, ctx.candidates])
@@ -324,7 +327,8 @@ def _prototype_select(ctx: QueryContext, pre: np.ndarray, k: int, solver_name: s
   res = proto_lib.greedy_wasserstein_prototypes(
       _embed(ctx, pre), _embed(ctx, target_idx), k,
       solver=make_solver(solver_name, epsilon=epsilon, num_iters=num_iters),
-      x_fixed=_embed(ctx, fixed) if len(fixed) else None, pad=solver_name != "sinkhorn")
+      x_fixed=_embed(ctx, fixed) if len(fixed) else None, pad=solver_name != "sinkhorn", chunk_size=chunk_size,
+      row_bucket=row_bucket)
   return pre[res.indices], res.objective
 
 
@@ -353,9 +357,15 @@ def balnet_strategy(rng, ctx: QueryContext, k: int, *, damping: float = 1e-3, pr
 
 
 def wasserstein_strategy(rng, ctx: QueryContext, k: int, *, solver: str = "ipot", epsilon: float = 1e-3,
-                         num_iters: int = 10, max_target: int = 300, max_fixed: int = 200) -> Query:
-  """Greedy Wasserstein prototypes of ``A ∪ candidates`` (features if a model is there, else raw inputs)."""
-  chosen, w = _prototype_select(ctx, ctx.candidates, k, solver, epsilon, num_iters, max_target, rng, max_fixed)
+                         num_iters: int = 10, max_target: int = 300, max_fixed: int = 200, chunk_size: int = 64,
+                         row_bucket: int | None = 32) -> Query:
+  """Greedy Wasserstein prototypes of ``A ∪ candidates`` (features if a model is there, else raw inputs).
+
+  Cost: ``k`` greedy steps, each solving one OT problem of ``[<= max_fixed + k, max_target]`` per
+  candidate; ``chunk_size`` candidates per compiled call, rows padded to multiples of ``row_bucket``.
+  """
+  chosen, w = _prototype_select(ctx, ctx.candidates, k, solver, epsilon, num_iters, max_target, rng, max_fixed,
+                                chunk_size=chunk_size, row_bucket=row_bucket)
   return Query(indices=chosen, scores=w)
 
 

@@ -12,7 +12,7 @@ persistent compilation cache serves later rounds).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -23,7 +23,7 @@ from jax.typing import ArrayLike
 
 from wassml.train import classifier_loss, create_train_state, make_step, sweep
 
-__all__ = ["fit_seeds", "accuracy_seeds", "num_train_steps", "unstack"]
+__all__ = ["fit_seeds", "fit_with_milestones", "accuracy_seeds", "num_train_steps", "unstack"]
 
 
 def num_train_steps(n: int, *, epochs: int, batch_size: int, min_steps: int, max_steps: int) -> int:
@@ -31,11 +31,8 @@ def num_train_steps(n: int, *, epochs: int, batch_size: int, min_steps: int, max
   return int(np.clip(epochs * int(np.ceil(n / batch_size)), min_steps, max_steps))
 
 
-def _run_one(h, *, module, tx, batch_size):
-  """One seed's run: fresh init, then ``h['steps']`` steps (a traced trip count)."""
-  init_key, loop_key = jax.random.split(h["key"])
-  x, y, n_valid = h["x"], h["y"], h["n"]
-  state = create_train_state(init_key, module, x[:1], tx)
+def _step_body(module, x, y, n_valid, loop_key, batch_size):
+  """``body(i, state)``: Adam step ``i`` on a minibatch drawn from the valid rows (keys from ``(loop_key, i)``)."""
   step = make_step(classifier_loss(module.apply))
 
   def body(i, st):
@@ -44,6 +41,15 @@ def _run_one(h, *, module, tx, batch_size):
     st, _ = step(st, {"x": x[idx], "y": y[idx]}, k_step)
     return st
 
+  return body
+
+
+def _run_one(h, *, module, tx, batch_size):
+  """One seed's run: fresh init, then ``h['steps']`` steps (a traced trip count)."""
+  init_key, loop_key = jax.random.split(h["key"])
+  x, y, n_valid = h["x"], h["y"], h["n"]
+  state = create_train_state(init_key, module, x[:1], tx)
+  body = _step_body(module, x, y, n_valid, loop_key, batch_size)
   state = jax.lax.fori_loop(0, h["steps"], body, state)
   out = {"params": state.params}
   if state.batch_stats:
@@ -96,6 +102,65 @@ def fit_seeds(
   }
   return sweep(_run_one, batch, static_kwargs={"module": module, "tx": tx, "batch_size": int(batch_size)},
                vectorize=vectorize)
+
+
+def _variables(state) -> Any:
+  out = {"params": state.params}
+  if state.batch_stats:
+    out["batch_stats"] = state.batch_stats
+  return out
+
+
+def fit_with_milestones(
+    key: jax.Array,
+    module: nn.Module,
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    milestones: Sequence[int],
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    on_milestone: Callable[[int, Any], None] | None = None,
+) -> Any:
+  """One model trained on all of ``x``, handed to ``on_milestone(step, variables)`` at each milestone.
+
+  The same run as :func:`fit_seeds` for one seed with ``n_valid = len(x)`` and
+  ``num_steps = milestones[-1]`` (same initialisation, minibatches and dropout keys), cut into
+  compiled segments between milestones, e.g. to follow a long full-data training epoch by epoch.
+
+  Args:
+    key: the seed's PRNG key.
+    module: a linen classifier.
+    x: ``[N, ...]`` inputs.
+    y: ``[N]`` int labels.
+    milestones: increasing step counts (> 0).
+    batch_size: minibatch size.
+    learning_rate: Adam step size.
+    on_milestone: called after each milestone with the step count and the variables.
+
+  Returns:
+    The variables after ``milestones[-1]`` steps.
+  """
+  ms = [int(m) for m in milestones]
+  if not ms or ms[0] < 1 or any(b <= a for a, b in zip(ms, ms[1:])):
+    raise ValueError(f"fit_with_milestones: milestones must be increasing positive step counts, got {ms}")
+  x = jnp.asarray(x, jnp.float32)
+  y = jnp.asarray(y, jnp.int32)
+  init_key, loop_key = jax.random.split(key)
+  state = create_train_state(init_key, module, x[:1], optax.adam(learning_rate))
+
+  @jax.jit
+  def advance(st, x, y, loop_key, start, stop):
+    body = _step_body(module, x, y, jnp.asarray(x.shape[0], jnp.int32), loop_key, int(batch_size))
+    return jax.lax.fori_loop(start, stop, body, st)
+
+  done = 0
+  for m in ms:
+    state = advance(state, x, y, loop_key, jnp.asarray(done, jnp.int32), jnp.asarray(m, jnp.int32))
+    done = m
+    if on_milestone is not None:
+      on_milestone(m, _variables(state))
+  return _variables(state)
 
 
 @functools.lru_cache(maxsize=None)
