@@ -214,7 +214,11 @@ def _emd_host(cost, a, b):
 
   def cb(c, aa, bb):
     plan, f, g, ok, rounds = _host_lp_numpy(c, aa, bb)
-    return (plan.astype(dt), f.astype(dt), g.astype(dt), np.asarray(ok),
+    # Cast to the dtype of the operand this call actually received, not the one captured
+    # at trace time: under `jax.enable_x64` toggling, an executable traced in one mode can
+    # be paired with a closure from the other (seen in the full test run).
+    out = np.asarray(c).dtype
+    return (plan.astype(out), f.astype(out), g.astype(out), np.asarray(ok),
             np.asarray(rounds, np.int32))
 
   shapes = (jax.ShapeDtypeStruct((n, m), dt), jax.ShapeDtypeStruct((n,), dt),
