@@ -159,3 +159,18 @@ def test_padded_mixture_is_inert(blobs):
   g = jax.grad(lambda q: jnp.sum(mixture.proportions(q) * q.means.sum(-1)))(padded)
   np.testing.assert_allclose(np.asarray(g.means)[3:], 0.0)
   np.testing.assert_allclose(np.asarray(g.logits)[3:], 0.0)
+
+
+def test_gmm_n_init_keeps_the_highest_likelihood_fit():
+  rng = np.random.default_rng(0)
+  # Uneven 1-D clusters: EM from k-means seeds reaches different optima for different keys.
+  x = np.concatenate([rng.uniform(0, 3, 300), rng.uniform(3.3, 3.6, 300),
+                      rng.uniform(3.9, 6, 300)]).astype(np.float32)[:, None]
+  key = jax.random.key(3)
+  best, info = gmm.fit_gmm(key, x, 3, n_init=6, num_iters=200)
+  singles = [float(gmm.fit_gmm(k, x, 3, num_iters=200)[1].log_likelihood)
+             for k in jax.random.split(key, 6)]
+  np.testing.assert_allclose(float(info.log_likelihood), max(singles), rtol=1e-6)
+  np.testing.assert_allclose(float(gmm.log_likelihood(best, x)), max(singles), atol=1e-3)
+  with pytest.raises(ValueError, match="n_init must be >= 1"):
+    gmm.fit_gmm(key, x, 3, n_init=0)

@@ -6,7 +6,8 @@
 * ``generated.png``: samples generated per cluster, as in Figure 4 of the WAMiC paper: one column
   per cluster (Hungarian order), row ``r`` decodes ``m_k + r/R * 2.5 S_k u`` with ``u`` uniform on
   the unit sphere (row 0 is the centroid); for 2-D data, generated points coloured by cluster;
-* ``curves.png``: training curves; ``model_selection.png``: held-out ``W_2`` against ``K``.
+* ``curves.png``: training curves; ``model_selection.png``: the held-out score against ``K``
+  (``model_selection_exact.png``: the exact ``W_p`` when it is computed next to the critic's).
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def make_all(workdir: pathlib.Path, run: dict, x: np.ndarray, y: np.ndarray, ima
 
 
 def model_selection_curve(path, ks, mean_w: np.ndarray, true_k: int,
-                          se_w: np.ndarray | None = None) -> None:
+                          se_w: np.ndarray | None = None,
+                          ylabel: str = "held-out W2(generated, data)") -> None:
   """``mean_w [S, len(ks)]``: one line per seed (error bars: ``se_w [S, len(ks)]``, one standard
   error of the batch mean, when given), the mean over seeds in black."""
   fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -170,8 +172,25 @@ def model_selection_curve(path, ks, mean_w: np.ndarray, true_k: int,
   ax.plot(ks, mean_w.mean(0), color="k", lw=2, marker="o", label="mean over seeds")
   ax.axvline(true_k, color="r", ls="--", label=f"true K = {true_k}")
   ax.set_xlabel("number of clusters K")
-  ax.set_ylabel("held-out W2(generated, data)")
+  ax.set_ylabel(ylabel)
   ax.legend()
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def model_selection_plots(workdir: pathlib.Path, ms: dict, true_k: int) -> None:
+  """``model_selection.png`` (the configured score) and, when present, ``model_selection_exact.png``
+  from the ``model_selection`` entry of ``results.json``."""
+  ks = ms["ks"]
+  score = ms.get("score", "exact")
+  p = ms.get("p", 2.0)
+  label = ("held-out critic estimate of W1" if score == "critic"
+           else f"held-out exact W{p:g}(generated, data)")
+  model_selection_curve(workdir / "model_selection.png", ks, np.asarray(ms["mean_w"]), true_k,
+                        se_w=np.asarray(ms["se_w"]), ylabel=label)
+  if "exact" in ms:
+    w = np.asarray(ms["exact"]["w_per_batch"])
+    se = w.std(-1, ddof=1) / np.sqrt(w.shape[-1])
+    model_selection_curve(workdir / "model_selection_exact.png", ks, w.mean(-1), true_k, se_w=se,
+                          ylabel=f"held-out exact W{ms['exact']['p']:g}(generated, data)")

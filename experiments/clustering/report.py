@@ -32,7 +32,8 @@ def target_lines(r: dict) -> list[str]:
       ms = r["model_selection"]
       n = len(ms["selected_k"])
       rules = [(ms.get("rule", "min"), ms["num_correct"])]
-      rules += [(name, ms[f"num_correct_{name}"]) for name in ("min", "one_se")
+      rules += [(name, ms[f"num_correct_{name}"])
+                for name in ("min", "one_se", "exact_min", "exact_one_se")
                 if f"num_correct_{name}" in ms and name != rules[0][0]]
       for i, (name, correct) in enumerate(rules):
         tag = "configured rule" if i == 0 else "also reported"
@@ -90,6 +91,9 @@ def main(argv):
   r = json.loads((wd / "results.json").read_text())
   notes = pathlib.Path(FLAGS.notes).read_text() if FLAGS.notes else ""
   (wd / "table.md").write_text(train.summary_table(r) + "\n")
+  if "model_selection" in r:  # redrawn from results.json (labels follow the configured score)
+    from experiments.clustering import plots
+    plots.model_selection_plots(wd, r["model_selection"], r["num_clusters"])
   (wd / "README.md").write_text(render(r, FLAGS.command, notes))
 
 

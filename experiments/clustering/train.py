@@ -142,9 +142,13 @@ def run_methods(keys: jax.Array, x: np.ndarray, cfg: pipeline.ClusteringConfig, 
 
 
 def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.ClusteringConfig,
-                  ks: tuple[int, ...], num_samples: int, num_batches: int, rule: str = "min"
-                  ) -> dict:
+                  ks: tuple[int, ...], num_samples: int, num_batches: int, rule: str = "min",
+                  p: float = 2.0, stratified: bool = False, ae_states=None,
+                  **score_kwargs) -> dict:
   """Wasserstein model selection over ``ks`` for every seed (one vmapped call).
+
+  ``ae_states``: auto-encoders already trained (stacked over the keys, e.g. the ``ae_state`` of
+  the accuracy runs), so that step 1 is done once for all as in the paper; None trains them.
 
   ``rule`` (``"min"`` or ``"one_se"``, see :func:`wassml.clustering.pipeline.select_k`) gives
   ``selected``; ``selected_min`` and ``selected_one_se`` (with ``num_batches >= 2``) are both
@@ -155,10 +159,11 @@ def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.
   for k in ks:
     gmm._checks.check_num_clusters(k, x.shape[0])
   xj, xhj = jnp.asarray(x), jnp.asarray(xh)
-  fn = lambda key, xx, xxh: pipeline.run_model_selection(key, xx, xxh, cfg, ks,
-                                                         num_samples=num_samples,
-                                                         num_batches=num_batches, rule=rule)
-  return _to_numpy_tree(jax.jit(jax.vmap(fn, in_axes=(0, None, None)))(keys, xj, xhj))
+  fn = lambda key, xx, xxh, st: pipeline.run_model_selection(
+      key, xx, xxh, cfg, ks, num_samples=num_samples, num_batches=num_batches, rule=rule, p=p,
+      stratified=stratified, ae_state=st, **score_kwargs)
+  axes = (0, None, None, None if ae_states is None else 0)
+  return _to_numpy_tree(jax.jit(jax.vmap(fn, in_axes=axes))(keys, xj, xhj, ae_states))
 
 
 def code_label_runs(codes: np.ndarray, y: np.ndarray) -> int:
@@ -226,6 +231,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       per_method.setdefault(m, []).append(scores(y, np.asarray(p)))
   methods = {m: {metric: _mean_std([sc[metric] for sc in v]) for metric in v[0]}
              for m, v in per_method.items()}
+  reuse = config.get("raw_baselines_from", None)
+  if raw is None and reuse:  # raw-data baselines copied from an earlier run (same data and seeds)
+    prev = json.loads(pathlib.Path(reuse).read_text())
+    for key in ("dataset", "num_examples", "num_seeds"):
+      if prev[key] != results[key]:
+        raise ValueError(f"raw_baselines_from={reuse}: {key} {prev[key]} != {results[key]}.")
+    methods.update({m: prev["methods"][m] for m in ("kmeans_raw", "gmm_raw")
+                    if m in prev["methods"]})
+    results["raw_baselines_from"] = str(reuse)
   method_name = "gewac" if cfg.concat else "wamic"
   results["method"] = method_name
   results["accuracy"] = methods["wamic"]["accuracy"]["mean"]
@@ -253,26 +267,42 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     ms_cfg = model_config(config, **dict(ms.get("model_overrides", {}) or {}))
     sel_keys = jax.random.split(jax.random.fold_in(root, 2), ms.num_seeds)
     rule = ms.get("rule", "min")
+    ae_states = None
+    if ms.get("share_autoencoder", False):  # step 1 once for all: the accuracy runs' AEs
+      if ms.num_seeds > len(runs):
+        raise ValueError(f"share_autoencoder needs model_selection.num_seeds={ms.num_seeds} <= "
+                         f"num_seeds={len(runs)}.")
+      ae_states = jax.tree.map(lambda *a: np.stack(a),
+                               *[r["ae_state"] for r in runs[:ms.num_seeds]])
     sel = run_selection(sel_keys, x, d["x_heldout"], ms_cfg, ks, ms.num_samples, ms.num_batches,
-                        rule)
+                        rule, p=float(ms.get("p", 2.0)), stratified=bool(ms.get("stratified", False)),
+                        ae_states=ae_states, score=ms.get("score", "exact"),
+                        critic_steps=int(ms.get("critic_steps", 1000)),
+                        critic_lr=float(ms.get("critic_lr", 1e-3)),
+                        also_exact=bool(ms.get("also_exact", False)))
     chosen = [ks[int(i)] for i in sel["selected"]]
     results["selected_k"] = chosen
     results["model_selection"] = {
-        "ks": list(ks), "rule": rule, "selected_k": chosen,
+        "ks": list(ks), "rule": rule, "p": float(ms.get("p", 2.0)), "selected_k": chosen,
         "num_correct": int(sum(c == d["num_classes"] for c in chosen)),
         "mean_w": np.asarray(sel["mean_w"]).tolist(),
         "se_w": np.asarray(sel["se_w"]).tolist(),
         "w_per_batch": np.asarray(sel["w"]).tolist(),
     }
-    for r in ("min", "one_se"):
+    results["model_selection"]["score"] = ms.get("score", "exact")
+    for r in ("min", "one_se", "exact_min", "exact_one_se"):
       if f"selected_{r}" in sel:
         ck = [ks[int(i)] for i in sel[f"selected_{r}"]]
         results["model_selection"][f"selected_k_{r}"] = ck
         results["model_selection"][f"num_correct_{r}"] = int(
             sum(c == d["num_classes"] for c in ck))
+    if "w_exact" in sel:
+      we = np.asarray(sel["w_exact"])
+      results["model_selection"]["exact"] = {"p": float(ms.get("p", 2.0)),
+                                             "mean_w": we.mean(-1).tolist(),
+                                             "w_per_batch": we.tolist()}
     timings["model_selection_s"] = time.time() - t
-    plots.model_selection_curve(workdir / "model_selection.png", ks, np.asarray(sel["mean_w"]),
-                                d["num_classes"], se_w=np.asarray(sel["se_w"]))
+    plots.model_selection_plots(workdir, results["model_selection"], d["num_classes"])
 
   if config.get("plots", True):
     t = time.time()
@@ -306,7 +336,7 @@ def summary_table(results: dict) -> str:
     ms = results.get("model_selection", {})
     lines.append("")
     lines.append(f"Selected K per seed (rule {ms.get('rule', 'min')!r}): {results['selected_k']}")
-    for r in ("min", "one_se"):
+    for r in ("min", "one_se", "exact_min", "exact_one_se"):
       if f"selected_k_{r}" in ms:
         lines.append(f"- rule {r!r}: {ms[f'selected_k_{r}']} (K = true K for "
                      f"{ms[f'num_correct_{r}']} of {len(ms[f'selected_k_{r}'])} seeds)")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from experiments.clustering import train
-from experiments.clustering.configs import default, digits, fashion_mnist, moons, quick
+from experiments.clustering.configs import (default, digits, digits_long, fashion_mnist,
+                                           fashion_mnist_long, moons, quick)
 
 
 def test_quick_config_runs_and_clusters(tmp_path):
@@ -26,7 +27,8 @@ def test_quick_config_runs_and_clusters(tmp_path):
   assert res["accuracy"] == saved["accuracy"]
 
 
-@pytest.mark.parametrize("module", [default, digits, fashion_mnist, moons, quick])
+@pytest.mark.parametrize("module", [default, digits, digits_long, fashion_mnist,
+                                    fashion_mnist_long, moons, quick])
 def test_configs_build(module):
   cfg = module.get_config()
   mc = train.model_config(cfg)

@@ -282,7 +282,7 @@ def initial_responsibilities(rng: jax.Array, x: jax.Array, k: int, init: str) ->
 
 def fit_gmm(rng: jax.Array, x: ArrayLike, k: int, *, covariance_type: str = "full",
             num_iters: int = 100, tol: float = 1e-3, reg_covar: float = 1e-6,
-            init: str = "kmeans", params_init: GMMParams | None = None,
+            init: str = "kmeans", params_init: GMMParams | None = None, n_init: int = 1,
             ) -> tuple[GMMParams, GMMInfo]:
   """Fits a ``k``-component Gaussian mixture to ``x`` by EM.
 
@@ -295,7 +295,10 @@ def fit_gmm(rng: jax.Array, x: ArrayLike, k: int, *, covariance_type: str = "ful
     tol: stop when the mean log-likelihood changes by less than ``tol``.
     reg_covar: added to every covariance diagonal (keeps degenerate components finite).
     init: ``"kmeans"`` (k-means from k-means++ seeds), ``"k-means++"`` or ``"random"``.
-    params_init: optional starting mixture (then ``init`` is not used).
+    params_init: optional starting mixture (then ``init`` and ``n_init`` are not used).
+    n_init: number of initialisations (keys ``split(rng, n_init)``, run with ``vmap``); keeps the
+      fit of highest final log-likelihood (scikit-learn's ``n_init``). ``n_init = 1`` uses ``rng``
+      itself.
 
   Returns:
     ``(params, info)``: the fitted :class:`GMMParams` and a :class:`GMMInfo`.
@@ -309,6 +312,15 @@ def fit_gmm(rng: jax.Array, x: ArrayLike, k: int, *, covariance_type: str = "ful
   if init not in GMM_INITS:
     raise ValueError(f"Unknown GMM init {init!r}; valid: {GMM_INITS}.")
   x = _checks.check_data(x, k=k)
+  if n_init < 1:
+    raise ValueError(f"n_init must be >= 1, got {n_init}.")
+  if params_init is None and n_init > 1:
+    fits = jax.vmap(lambda key: fit_gmm(key, x, k, covariance_type=covariance_type,
+                                        num_iters=num_iters, tol=tol, reg_covar=reg_covar,
+                                        init=init))(jax.random.split(rng, n_init))
+    best = jnp.argmax(jnp.where(jnp.isnan(fits[1].log_likelihood), -jnp.inf,
+                                fits[1].log_likelihood))
+    return jax.tree.map(lambda a: a[best], fits)
   if params_init is None:
     resp = initial_responsibilities(rng, x, k, init)
     params_init = m_step(x, resp, covariance_type, reg_covar)

@@ -95,10 +95,29 @@ def sample_components(rng: jax.Array, params: MixtureParams, num_per_component: 
   return jnp.einsum("kij,knj->kni", scale_tril(params), e) + params.means[:, None]
 
 
-def sample(rng: jax.Array, params: MixtureParams, n: int) -> tuple[jax.Array, jax.Array]:
-  """Ancestral draws ``c ~ Cat(pi)``, ``z ~ N(m_c, Sigma_c)``: ``(z [n, d], c [n])``."""
+def stratified_components(rng: jax.Array, params: MixtureParams, n: int) -> jax.Array:
+  """``[n]`` components by systematic sampling: ``c_i = F^{-1}((i + u) / n)``, ``u ~ U[0, 1)``,
+  ``F`` the cumulative proportions. Component ``k`` gets ``floor(n pi_k)`` or ``ceil(n pi_k)``
+  draws (no multinomial noise in the counts); padded components (``pi_k = 0``) get none."""
+  cdf = jnp.cumsum(proportions(params))
+  t = (jnp.arange(n) + jax.random.uniform(rng, ())) / n
+  return jnp.minimum(jnp.searchsorted(cdf, t * cdf[-1], side="right"),
+                     params.means.shape[0] - 1)
+
+
+def sample(rng: jax.Array, params: MixtureParams, n: int, *, stratified: bool = False
+           ) -> tuple[jax.Array, jax.Array]:
+  """Draws ``c ~ Cat(pi)``, ``z ~ N(m_c, Sigma_c)``: ``(z [n, d], c [n])``.
+
+  ``stratified=True`` draws the components by :func:`stratified_components` (the counts per
+  component are ``n pi_k`` rounded), which removes the multinomial noise of the cluster sizes from
+  comparisons between generated and real samples.
+  """
   rc, rz = jax.random.split(rng)
-  c = jax.random.categorical(rc, params.logits, shape=(n,))
+  if stratified:
+    c = stratified_components(rc, params, n)
+  else:
+    c = jax.random.categorical(rc, params.logits, shape=(n,))
   e = jax.random.normal(rz, (n, params.means.shape[1]), params.means.dtype)
   s = scale_tril(params)[c]
   return jnp.einsum("nij,nj->ni", s, e) + params.means[c], c

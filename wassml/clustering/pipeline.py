@@ -36,6 +36,7 @@ from wassml.train import run_steps
 
 
 AE_LR_SCHEDULES = ("constant", "cosine")
+OUTPUT_NOISES = ("none", "residual")
 SELECTION_RULES = ("min", "one_se")
 
 
@@ -49,7 +50,12 @@ class ClusteringConfig:
   ``ae_lr`` to ``ae_lr / 100`` over ``ae_steps``); ``ae_restarts`` auto-encoders are trained from
   different initialisations and the one with the lowest training reconstruction loss is kept.
   ``mixture_lr`` is the adversarial learning rate of the mixture (``None``: ``adv_lr``, the
-  decoder's).
+  decoder's). ``ae_code_noise`` (0: the paper's vanilla auto-encoder) decodes codes perturbed by
+  Gaussian noise of that size relative to the batch code scale in step 1
+  (:func:`wassml.clustering.wamic.perturb_codes`). ``output_noise="residual"`` gives the
+  generative model the observation noise of WAMiC's eq. 2, ``x = D(z) + sigma e``, with ``sigma``
+  the auto-encoder's root mean squared residual per feature after step 1 (``"none"``: the paper's
+  ``sigma -> 0``); it is used in the adversarial phase and in the model-selection score.
   """
 
   num_clusters: int
@@ -62,9 +68,12 @@ class ClusteringConfig:
   ae_lr: float = 1e-3
   ae_lr_schedule: str = "constant"
   ae_restarts: int = 1
+  ae_code_noise: float = 0.0
+  output_noise: str = "none"
   gmm_covariance: str = "full"
   gmm_iters: int = 100
   gmm_reg_covar: float = 1e-6
+  gmm_n_init: int = 1
   critic_warmup_steps: int = 200
   adv_steps: int = 500
   adv_per_component: int = 32
@@ -94,6 +103,10 @@ class ClusteringConfig:
     if self.ae_lr_schedule not in AE_LR_SCHEDULES:
       raise ValueError(f"Unknown ae_lr_schedule {self.ae_lr_schedule!r}; "
                        f"valid: {AE_LR_SCHEDULES}.")
+    if self.output_noise not in OUTPUT_NOISES:
+      raise ValueError(f"Unknown output_noise {self.output_noise!r}; valid: {OUTPUT_NOISES}.")
+    if self.ae_code_noise < 0:
+      raise ValueError(f"ae_code_noise must be >= 0, got {self.ae_code_noise}.")
     if self.ae_restarts < 1:
       raise ValueError(f"ae_restarts must be >= 1, got {self.ae_restarts}.")
     if self.gmm_covariance not in gmm.COVARIANCE_TYPES:
@@ -177,7 +190,8 @@ def train_autoencoder(key: jax.Array, x: jax.Array, cfg: ClusteringConfig, num_c
   def one(k):
     state = wamic.create_state(k, ae, critic, x[:2], num_clusters, ae_optimizer(cfg),
                                concat=cfg.concat)
-    return run_steps(wamic.autoencoder_step, state, jax.random.fold_in(k, 1), cfg.ae_steps,
+    step = functools.partial(wamic.autoencoder_step, code_noise=cfg.ae_code_noise)
+    return run_steps(step, state, jax.random.fold_in(k, 1), cfg.ae_steps,
                      _sampler(x, (cfg.batch_size,)))
 
   if cfg.ae_restarts == 1:
@@ -187,6 +201,14 @@ def train_autoencoder(key: jax.Array, x: jax.Array, cfg: ClusteringConfig, num_c
   losses = jax.vmap(lambda st: full_reconstruction_loss(st, x))(states)
   (state, m_best), best = select_restart((states, m), losses)
   return state, {**m_best, "restart_losses": losses, "restart": best}
+
+
+def with_output_noise(state: wamic.WamicState, x: jax.Array, cfg: ClusteringConfig
+                      ) -> wamic.WamicState:
+  """Sets the observation noise of the generative model after step 1 (``cfg.output_noise``)."""
+  if cfg.output_noise == "residual":
+    return wamic.set_output_noise(state, jnp.sqrt(full_reconstruction_loss(state, x)))
+  return state
 
 
 def adversarial_phase(key: jax.Array, state: wamic.WamicState, x: jax.Array,
@@ -273,15 +295,19 @@ def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
     A dict of ``[n]`` cluster predictions (``ae_kmeans``, ``ae_gmm``, ``wamic``, ``diwac``), the
     codes before / after WAMiC, with ``ae_restarts > 1`` the restarts' training reconstruction
     losses ``ae_restart_losses [R]`` and the kept ``ae_restart``, the final :class:`~wassml.clustering.wamic.WamicState` (``state``),
-    the EM mixture, and per-step training curves (``curves``).
+    the EM mixture, the auto-encoder state after step 1 (``ae_state``, for
+    :func:`run_model_selection`), and per-step training curves (``curves``).
   """
   x = jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
   k = cfg.num_clusters
   k_ae, k_em, k_km, k_wamic, k_diwac = jax.random.split(key, 5)
   state, ae_m = train_autoencoder(k_ae, x, cfg, k)
+  state = with_output_noise(state, x, cfg)
+  ae_state = state
   codes = wamic.encode(state, x)
   gmm_params, _ = gmm.fit_gmm(k_em, codes, k, covariance_type=cfg.gmm_covariance,
-                              num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar)
+                              num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar,
+                              n_init=cfg.gmm_n_init)
   km = gmm.kmeans(k_km, codes, k)
   out = {"ae_kmeans": km.labels, "ae_gmm": gmm.predict(gmm_params, codes), "ae_codes": codes,
          "gmm": gmm_params}
@@ -298,6 +324,7 @@ def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
   out["wamic"] = wamic.predict(state, x)
   out["wamic_codes"] = wamic.encode(state, x)
   out["state"] = state
+  out["ae_state"] = ae_state
   curves.update(wm)
   out["curves"] = curves
   return out
@@ -313,18 +340,67 @@ _HOST_EMD = functools.partial(ot.emd, method="host")
 
 
 def wasserstein_score(key: jax.Array, state: wamic.WamicState, x_heldout: jax.Array, *,
-                      num_samples: int, num_batches: int) -> jax.Array:
-  """Mean over ``num_batches`` of the exact ``W_2`` between ``num_samples`` generated points
-  (ancestral draws from the mixture, decoded) and ``num_samples`` held-out points."""
+                      num_samples: int, num_batches: int, p: float = 2.0,
+                      stratified: bool = False) -> jax.Array:
+  """``[num_batches]`` exact ``W_p`` between ``num_samples`` generated points
+  (:func:`wassml.clustering.wamic.sample_data`: mixture draws, decoded, plus the state's
+  observation noise) and ``num_samples`` held-out points, one value per batch.
+
+  With ``num_samples >= len(x_heldout)`` every batch compares the whole held-out set with
+  ``len(x_heldout)`` fresh generated points (no subsampling noise on the held-out side).
+  ``stratified=True`` draws the components with :func:`~wassml.clustering.mixture.sample`'s
+  systematic sampling (cluster sizes ``n pi_k`` rounded, no multinomial noise).
+  """
+  n_held = x_heldout.shape[0]
+  full = num_samples >= n_held
+  n = n_held if full else num_samples
 
   def one(key):
     k_gen, k_idx = jax.random.split(key)
-    z, _ = mixture.sample(k_gen, wamic.mixture_params(state), num_samples)
-    y = wamic.decode(state, z)
-    idx = jax.random.choice(k_idx, x_heldout.shape[0], (num_samples,), replace=False)
-    return ot.wasserstein(y, x_heldout[idx], p=2, solver=_HOST_EMD)
+    y, _ = wamic.sample_data(k_gen, state, n, stratified=stratified)
+    held = x_heldout if full else x_heldout[jax.random.choice(k_idx, n_held, (n,), replace=False)]
+    return ot.wasserstein(y, held, p=p, solver=_HOST_EMD)
 
   return jax.vmap(one)(jax.random.split(key, num_batches))
+
+
+def critic_score(key: jax.Array, state: wamic.WamicState, x_heldout: jax.Array,
+                 critic: Critic, *, num_samples: int, num_batches: int, steps: int, lr: float,
+                 gp_weight: float = 10.0, stratified: bool = False) -> jax.Array:
+  """``[num_batches]`` critic estimates of ``W_1`` between held-out and generated data (the
+  paper's sec. 4.2 score): a new critic is trained for ``steps`` WGAN-GP steps (Adam ``lr``,
+  betas 0.5 / 0.9) on batches of ``num_samples`` held-out and generated points
+  (:func:`wassml.clustering.wamic.sample_data`), then ``E f(held-out) - E f(generated)`` is
+  measured on ``num_batches`` fresh batches."""
+  n_held = x_heldout.shape[0]
+  n = min(num_samples, n_held)
+  k_init, k_train, k_eval = jax.random.split(key, 3)
+  params = critic.init(k_init, x_heldout[:1])["params"]
+  tx = _adam(lr, 0.5, 0.9)
+
+  def batches(key):
+    k_gen, k_idx = jax.random.split(key)
+    y, _ = wamic.sample_data(k_gen, state, n, stratified=stratified)
+    held = x_heldout[jax.random.choice(k_idx, n_held, (n,), replace=False)]
+    return held, y
+
+  def body(carry, key):
+    params, opt = carry
+    k_b, k_gp = jax.random.split(key)
+    held, y = batches(k_b)
+    f = lambda p: lambda v: critic.apply({"params": p}, v)
+    g = jax.grad(lambda p: ot.critic_loss(k_gp, f(p), held, y, gp_weight=gp_weight)[0])(params)
+    upd, opt = tx.update(g, opt, params)
+    return (optax.apply_updates(params, upd), opt), None
+
+  (params, _), _ = jax.lax.scan(body, (params, tx.init(params)), jax.random.split(k_train, steps))
+
+  def estimate(key):
+    held, y = batches(key)
+    return jnp.mean(critic.apply({"params": params}, held)) - jnp.mean(
+        critic.apply({"params": params}, y))
+
+  return jax.vmap(estimate)(jax.random.split(k_eval, num_batches))
 
 
 def select_k(w: jax.typing.ArrayLike, ks: Sequence[int], rule: str = "min") -> jax.Array:
@@ -369,12 +445,26 @@ def standard_error(w: jax.typing.ArrayLike) -> jax.Array:
 
 def run_model_selection(key: jax.Array, x: jax.Array, x_heldout: jax.Array,
                         cfg: ClusteringConfig, ks: Sequence[int], *, num_samples: int = 500,
-                        num_batches: int = 4, rule: str = "min") -> dict:
+                        num_batches: int = 4, rule: str = "min", p: float = 2.0,
+                        stratified: bool = False, ae_state: wamic.WamicState | None = None,
+                        score: str = "exact", critic_steps: int = 1000, critic_lr: float = 1e-3,
+                        also_exact: bool = False) -> dict:
   """Steps 1-3 for every ``K`` in ``ks`` (one auto-encoder, mixtures padded to ``max(ks)`` and
-  trained in one vmap over ``K``); each ``K`` is scored on held-out data (traceable).
+  trained in one vmap over ``K``); each ``K`` is scored on held-out data (traceable) by
+  :func:`wasserstein_score` (``W_p``, optionally stratified draws), every ``K`` on the same
+  held-out batches and generator noise (common random numbers: the differences between ``K`` do
+  not carry the batch-to-batch noise).
+
+  ``ae_state``: an auto-encoder already trained on ``x`` (step 1 done once for all, as in the
+  paper's sec. 3.4; e.g. ``run(...)["ae_state"]``), else one is trained here.
+
+  ``score="exact"``: :func:`wasserstein_score` (exact ``W_p``); ``score="critic"``:
+  :func:`critic_score` (a new critic per ``K``, ``critic_steps`` at ``critic_lr``, the paper's
+  score). ``also_exact`` adds the exact scores and their choices (``w_exact``,
+  ``selected_exact_min``, ``selected_exact_one_se``) next to the critic's.
 
   Returns:
-    ``{"w": [len(ks), num_batches] W_2 estimates, "mean_w": [len(ks)], "se_w": [len(ks)]
+    ``{"w": [len(ks), num_batches] W_p estimates, "mean_w": [len(ks)], "se_w": [len(ks)]
     (standard error of the mean, NaN for one batch), "selected": index into ks by ``rule``,
     "selected_min": by the plain argmin, "selected_one_se": by the one-standard-error rule (only
     with ``num_batches >= 2``)}`` (see :func:`select_k`).
@@ -387,12 +477,15 @@ def run_model_selection(key: jax.Array, x: jax.Array, x_heldout: jax.Array,
   x_heldout = jnp.asarray(x_heldout, jnp.float32).reshape(x_heldout.shape[0], -1)
   k_max = max(ks)
   k_ae, k_em, k_adv, k_score = jax.random.split(key, 4)
-  state, _ = train_autoencoder(k_ae, x, cfg, k_max)
+  if ae_state is None:
+    state = with_output_noise(train_autoencoder(k_ae, x, cfg, k_max)[0], x, cfg)
+  else:  # step 1 done once for all (its mixture is replaced below, for every K)
+    state = ae_state
   codes = wamic.encode(state, x)
   mixes = []
   for i, k in enumerate(ks):
     g, _ = gmm.fit_gmm(jax.random.fold_in(k_em, i), codes, k, covariance_type="full",
-                       num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar)
+                       num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar, n_init=cfg.gmm_n_init)
     mixes.append(mixture.pad(mixture.from_gmm(g), k_max))
   mixes = jax.tree.map(lambda *a: jnp.stack(a), *mixes)
 
@@ -403,11 +496,24 @@ def run_model_selection(key: jax.Array, x: jax.Array, x_heldout: jax.Array,
 
   keys = jax.random.split(k_adv, len(ks))
   states = jax.vmap(train_one)(mixes, keys)
-  score = functools.partial(wasserstein_score, num_samples=num_samples, num_batches=num_batches)
-  w = jax.vmap(lambda st, kk: score(kk, st, x_heldout))(states, jax.random.split(k_score, len(ks)))
+  exact = functools.partial(wasserstein_score, num_samples=num_samples, num_batches=num_batches,
+                            p=p, stratified=stratified)
+  if score == "critic":
+    crit = functools.partial(critic_score, critic=make_models(cfg, x.shape[1])[1],
+                             num_samples=num_samples, num_batches=num_batches, steps=critic_steps,
+                             lr=critic_lr, gp_weight=cfg.gp_weight, stratified=stratified)
+  elif score != "exact":
+    raise ValueError(f"Unknown model-selection score {score!r}; valid: ('exact', 'critic').")
+  # Common random numbers: every K is scored on the same held-out batches and the same noise.
+  w = jax.vmap(lambda st: (crit if score == "critic" else exact)(k_score, st, x_heldout))(states)
   out = {"w": w, "mean_w": w.mean(-1), "selected": select_k(w, ks, rule),
          "selected_min": select_k(w, ks, "min"),
          "se_w": standard_error(w) if num_batches >= 2 else jnp.full((len(ks),), jnp.nan)}
   if num_batches >= 2:
     out["selected_one_se"] = select_k(w, ks, "one_se")
+  if score == "critic" and also_exact:
+    we = jax.vmap(lambda st: exact(jax.random.fold_in(k_score, 1), st, x_heldout))(states)
+    out.update({"w_exact": we, "selected_exact_min": select_k(we, ks, "min")})
+    if num_batches >= 2:
+      out["selected_exact_one_se"] = select_k(we, ks, "one_se")
   return out

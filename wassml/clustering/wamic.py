@@ -44,12 +44,17 @@ class WamicState:
     decoder: decoder params (``dec_*`` and ``reconstruction``).
     mixture: :class:`wassml.clustering.mixture.MixtureParams`.
     critic: the WGAN-GP critic.
+    output_noise: ``sigma`` of the observation model ``x | z ~ N(D(z), sigma^2 I)`` (WAMiC eq. 2),
+      added to generated data (:func:`generate`, :func:`sample_data`). 0 (the default) is the
+      paper's ``sigma -> 0``; :func:`set_output_noise` sets it, e.g. to the auto-encoder's
+      residual (:func:`residual_noise`).
   """
 
   encoder: TrainState
   decoder: TrainState
   mixture: TrainState
   critic: TrainState
+  output_noise: jax.Array | float = 0.0
 
 
 _ENCODER_PREFIXES = ("enc_", "code")
@@ -113,6 +118,7 @@ def create_state(rng: jax.Array, autoencoder: nn.Module, critic: nn.Module, exam
       decoder=make(_apply_method(autoencoder, "decode"), dec),
       mixture=make(_mixture_apply, {"mixture": mix}),
       critic=make(critic.apply, critic_params),
+      output_noise=jnp.zeros((), jnp.float32),
   )
 
 
@@ -158,13 +164,30 @@ def reconstruction_loss(x: jax.Array, x_hat: jax.Array) -> jax.Array:
   return jnp.mean(jnp.square(_flat(x_hat) - _flat(x)))
 
 
-def autoencoder_step(state: WamicState, batch: jax.Array, rng: jax.Array
-                     ) -> tuple[WamicState, dict]:
-  """One MSE step on encoder and decoder (step 1). ``batch``: ``x [B, D]``."""
-  del rng
+def perturb_codes(rng: jax.Array, z: jax.Array, code_noise: float) -> jax.Array:
+  """``z + code_noise * s * e`` with ``e ~ N(0, I)`` and ``s [d]`` the batch standard deviation of
+  the codes ``z [B, d]`` (so the noise is relative to the code scale and rescaling the codes
+  cannot escape it; gradients flow through ``s``)."""
+  if not code_noise:
+    return z
+  s = jnp.sqrt(jnp.mean(jnp.square(z - jnp.mean(z, 0)), 0) + 1e-12)
+  return z + code_noise * s * jax.random.normal(rng, z.shape, z.dtype)
+
+
+def autoencoder_step(state: WamicState, batch: jax.Array, rng: jax.Array, *,
+                     code_noise: float = 0.0) -> tuple[WamicState, dict]:
+  """One MSE step on encoder and decoder (step 1). ``batch``: ``x [B, D]``.
+
+  ``code_noise = 0`` is the vanilla auto-encoder of the paper. ``code_noise > 0`` decodes
+  :func:`perturb_codes` (noise relative to the batch code scale): the decoder must then be smooth
+  on the scale of the noise where the data lie, which spreads the codes of each dense region and
+  opens gaps between separated regions of the data (a regularised auto-encoder, not in the paper).
+  The ``mse`` metric is the loss actually minimised (with the noise).
+  """
 
   def loss_fn(enc, dec):
-    return reconstruction_loss(batch, decode(state, encode(state, batch, enc), dec))
+    z = perturb_codes(rng, encode(state, batch, enc), code_noise)
+    return reconstruction_loss(batch, decode(state, z, dec))
 
   loss, (g_enc, g_dec) = jax.value_and_grad(loss_fn, argnums=(0, 1))(state.encoder.params,
                                                                      state.decoder.params)
@@ -209,9 +232,36 @@ def generate(rng: jax.Array, state: WamicState, num_per_component: int, *,
   z = mixture.sample_components(rng, mix, num_per_component)  # [K, n, d]
   k, n, d = z.shape
   z = z.reshape(k * n, d)
-  y = decode(state, z, decoder_params)
+  y = add_output_noise(jax.random.fold_in(rng, 1), state, decode(state, z, decoder_params))
   w = jnp.repeat(mixture.proportions(mix), n) / n
   return y, z, w
+
+
+def add_output_noise(rng: jax.Array, state: WamicState, y: jax.Array) -> jax.Array:
+  """``y + sigma e``, ``e ~ N(0, I)``, ``sigma = state.output_noise`` (eq. 2; 0: unchanged)."""
+  return y + state.output_noise * jax.random.normal(rng, y.shape, y.dtype)
+
+
+def sample_data(rng: jax.Array, state: WamicState, n: int, *, stratified: bool = False
+                ) -> tuple[jax.Array, jax.Array]:
+  """``n`` draws of the generative model: ``c ~ Cat(pi)``, ``z ~ N(m_c, Sigma_c)``,
+  ``x = D(z) + sigma e``: ``(x [n, D], c [n])`` (``stratified``: see
+  :func:`wassml.clustering.mixture.sample`)."""
+  k_z, k_e = jax.random.split(rng)
+  z, c = mixture.sample(k_z, mixture_params(state), n, stratified=stratified)
+  return add_output_noise(k_e, state, decode(state, z)), c
+
+
+def residual_noise(state: WamicState, x: ArrayLike) -> jax.Array:
+  """The maximum-likelihood ``sigma`` of ``x = D(E(x)) + sigma e``: the root mean squared
+  reconstruction error per feature on ``x [n, D]`` (label-free)."""
+  x = jnp.asarray(x)
+  return jnp.sqrt(reconstruction_loss(x, decode(state, encode(state, x))))
+
+
+def set_output_noise(state: WamicState, sigma: ArrayLike) -> WamicState:
+  """The state with observation noise ``sigma`` (see :class:`WamicState`)."""
+  return state.replace(output_noise=jnp.asarray(sigma, jnp.float32))
 
 
 def _real_fake(state, batch, rng, num_per_component, concat, enc=None, dec=None, mix=None):
@@ -334,10 +384,10 @@ def predict(state: WamicState, x: ArrayLike) -> jax.Array:
 
 def partial_steps(*, num_per_component: int, num_critic: int = 5, gp_weight: float = 10.0,
                   concat: bool = False, train_proportions: bool = True,
-                  latent_weight: float = 0.0) -> dict:
+                  latent_weight: float = 0.0, code_noise: float = 0.0) -> dict:
   """The four step functions with their static hyper-parameters bound."""
   return {
-      "autoencoder": autoencoder_step,
+      "autoencoder": functools.partial(autoencoder_step, code_noise=code_noise),
       "critic": functools.partial(critic_step, num_per_component=num_per_component,
                                   gp_weight=gp_weight, concat=concat),
       "generator": functools.partial(generator_step, num_per_component=num_per_component,
