@@ -15,3 +15,7 @@ jax.config.update(
     "jax_persistent_cache_min_compile_time_secs",
     float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
 )
+
+
+
+from tests.x64 import x64, x64_mode  # noqa: E402,F401  (the `x64` fixture for every test file)

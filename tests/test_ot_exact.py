@@ -10,12 +10,6 @@ import pytest
 import wassml.ot as wot
 
 
-@pytest.fixture
-def x64():
-  with jax.enable_x64(True):
-    yield
-
-
 def _problem(rng, n, m, d=3, weights=False):
   x = rng.normal(size=(n, d))
   y = rng.normal(size=(m, d)) + 0.5

@@ -11,6 +11,7 @@ import ot  # POT: independent reference only.
 import pytest
 
 import wassml.ot as wot
+from tests.x64 import x64_mode
 
 
 def _brute_force_plan(x, y, m):
@@ -37,7 +38,7 @@ def test_plan_1d_matches_brute_force(n, m):
 
 
 def test_complete_estimator_plan_and_value(x64=None):
-  with jax.enable_x64(True):
+  with x64_mode():
     rng = np.random.default_rng(0)
     x = np.sort(rng.normal(size=6))[:, None]
     y = np.sort(rng.normal(size=6))[:, None]

@@ -10,10 +10,11 @@ import ot  # POT: independent reference only.
 import pytest
 
 import wassml.ot as wot
+from tests.x64 import x64_mode
 
 
 def test_ipot_converges_to_exact_ot():
-  with jax.enable_x64(True):
+  with x64_mode():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(9, 2)), rng.normal(size=(12, 2))
     c = ot.dist(x, y)
@@ -51,7 +52,7 @@ def test_sinkhorn_divergence():
   y = jnp.asarray(rng.normal(size=(12, 2)) + 2.0, jnp.float32)
   assert abs(float(wot.sinkhorn_divergence(x, x, epsilon=0.5))) < 1e-5
   s = float(wot.sinkhorn_divergence(x, y, epsilon=0.5))
-  with jax.enable_x64(True):
+  with x64_mode():
     xs, ys = np.asarray(x, np.float64), np.asarray(y, np.float64)
     ref = ot.bregman.empirical_sinkhorn_divergence(xs, ys, 0.5, stopThr=1e-12,
                                                    numIterMax=10000)
@@ -70,7 +71,7 @@ def test_sinkhorn_divergence():
 def test_wasserstein_pointcloud():
   rng = np.random.default_rng(3)
   x, y = rng.normal(size=(7, 2)), rng.normal(size=(9, 2))
-  with jax.enable_x64(True):
+  with x64_mode():
     w2 = float(wot.wasserstein(x, y))
     w1 = float(wot.wasserstein(x, y, p=1))
     np.testing.assert_allclose(w2, np.sqrt(ot.emd2([], [], ot.dist(x, y))), rtol=1e-9)

@@ -13,12 +13,6 @@ import pytest
 import wassml.ot as wot
 
 
-@pytest.fixture
-def x64():
-  with jax.enable_x64(True):
-    yield
-
-
 def _problem(seed, n, m, d=3):
   rng = np.random.default_rng(seed)
   x = rng.normal(size=(n, d))

@@ -15,7 +15,10 @@ Two solvers, chosen by ``method``:
   times the cost range, so the value agrees with an LP solver to that absolute
   accuracy (and is typically exactly optimal).
 - ``"host"`` (any weights, rectangular problems): a ``jax.pure_callback``
-  (``vmap_method="sequential"``) to scipy on the host, float64:
+  (``vmap_method="sequential"``) to scipy on the host, float64. For float64
+  inputs turn x64 on globally (``jax.config.update("jax_enable_x64", True)``):
+  the ``jax.enable_x64`` context manager is thread-local, and the callback may
+  run on an XLA thread where jax then rejects its float64 result. Solvers:
   ``scipy.optimize.linear_sum_assignment`` for uniform square problems and,
   otherwise, the transportation LP by column generation with HiGHS
   (:mod:`wassml.ot.colgen`): zero-mass bins are dropped, the LP is solved on a
@@ -214,11 +217,7 @@ def _emd_host(cost, a, b):
 
   def cb(c, aa, bb):
     plan, f, g, ok, rounds = _host_lp_numpy(c, aa, bb)
-    # Cast to the dtype of the operand this call actually received, not the one captured
-    # at trace time: under `jax.enable_x64` toggling, an executable traced in one mode can
-    # be paired with a closure from the other (seen in the full test run).
-    out = np.asarray(c).dtype
-    return (plan.astype(out), f.astype(out), g.astype(out), np.asarray(ok),
+    return (plan.astype(dt), f.astype(dt), g.astype(dt), np.asarray(ok),
             np.asarray(rounds, np.int32))
 
   shapes = (jax.ShapeDtypeStruct((n, m), dt), jax.ShapeDtypeStruct((n,), dt),
