@@ -44,17 +44,21 @@ def _step_body(module, x, y, n_valid, loop_key, batch_size):
   return body
 
 
+def _variables(state) -> Any:
+  """The model variables of a train state (``params``, and ``batch_stats`` when present)."""
+  out = {"params": state.params}
+  if state.batch_stats:
+    out["batch_stats"] = state.batch_stats
+  return out
+
+
 def _run_one(h, *, module, tx, batch_size):
   """One seed's run: fresh init, then ``h['steps']`` steps (a traced trip count)."""
   init_key, loop_key = jax.random.split(h["key"])
   x, y, n_valid = h["x"], h["y"], h["n"]
   state = create_train_state(init_key, module, x[:1], tx)
   body = _step_body(module, x, y, n_valid, loop_key, batch_size)
-  state = jax.lax.fori_loop(0, h["steps"], body, state)
-  out = {"params": state.params}
-  if state.batch_stats:
-    out["batch_stats"] = state.batch_stats
-  return out
+  return _variables(jax.lax.fori_loop(0, h["steps"], body, state))
 
 
 def fit_seeds(
@@ -102,13 +106,6 @@ def fit_seeds(
   }
   return sweep(_run_one, batch, static_kwargs={"module": module, "tx": tx, "batch_size": int(batch_size)},
                vectorize=vectorize)
-
-
-def _variables(state) -> Any:
-  out = {"params": state.params}
-  if state.batch_stats:
-    out["batch_stats"] = state.batch_stats
-  return out
 
 
 def fit_with_milestones(
