@@ -26,9 +26,6 @@ from wassml import data
 from wassml.active_learning import training
 from wassml.nn import cnn
 
-_VARIANT = flags.DEFINE_enum("variant", "table_a2", ["table_a2", "table_a2_glorot", "no_dense10"], "Model.")
-_SEEDS = flags.DEFINE_integer("seeds", 4, "Models per setting.")
-
 
 class _GlorotLeNet5(nn.Module):
   """Table A.2's LeNet5 with Keras's default initialisation (glorot-uniform kernels)."""
@@ -74,4 +71,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _VARIANT = flags.DEFINE_enum("variant", "table_a2", ["table_a2", "table_a2_glorot", "no_dense10"], "Model.")
+  _SEEDS = flags.DEFINE_integer("seeds", 4, "Models per setting.")
   app.run(main)

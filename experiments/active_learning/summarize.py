@@ -17,14 +17,6 @@ from absl import app, flags
 from experiments.active_learning import train
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Run folder holding results.json.", required=True)
-flags.DEFINE_float("target_gap", 0.01, "Full-data accuracy minus this is the accuracy to reach.")
-flags.DEFINE_multi_string("loops_from", [], "Run folders whose UNFINISHED strategy loops (checkpointed "
-                          "rounds under <dir>/loops/<name>/checkpoints) are added as partial curves.")
-flags.DEFINE_string("full_data_from", None, "A results.json with the full-data reference of the same data / model / "
-                    "seeds, for a run made with full_data=False.")
-flags.DEFINE_multi_string("merge", [], "Other run folders (same config but other strategies) whose curves "
-                          "are added where the main run lacks them.")
 
 
 def partial_curves(workdir: pathlib.Path, schedule) -> dict:
@@ -234,4 +226,14 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  flags.DEFINE_string("workdir", None, "Run folder holding results.json.", required=True)
+  flags.DEFINE_float("target_gap", 0.01, "Full-data accuracy minus this is the accuracy to reach.")
+  flags.DEFINE_multi_string("loops_from", [], "Run folders whose UNFINISHED strategy loops (checkpointed "
+                            "rounds under <dir>/loops/<name>/checkpoints) are added as partial curves.")
+  flags.DEFINE_string("full_data_from", None, "A results.json with the full-data reference of the same data / model / "
+                      "seeds, for a run made with full_data=False.")
+  flags.DEFINE_multi_string("merge", [], "Other run folders (same config but other strategies) whose curves "
+                            "are added where the main run lacks them.")
   app.run(main)

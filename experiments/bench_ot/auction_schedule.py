@@ -16,8 +16,6 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Where to write auction_schedule.json.")
-flags.mark_flag_as_required("workdir")
 
 SCHEDULES = [(0.25, 8.0), (0.05, 10.0), (0.01, 20.0), (0.002, 50.0)]
 
@@ -62,4 +60,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  flags.DEFINE_string("workdir", None, "Where to write auction_schedule.json.")
+  flags.mark_flag_as_required("workdir")
   app.run(main)

@@ -36,12 +36,6 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Where to write results.json.")
-flags.DEFINE_integer("num_pairs", 50, "Image pairs timed (interleaved POT / wassml).")
-flags.DEFINE_integer("dense_pairs", 2, "Pairs also solved by the old dense HiGHS LP.")
-flags.DEFINE_integer("seed", 0, "Pair seed.")
-flags.DEFINE_integer("side", 28, "Crop/keep images of side x side (28: full images).")
-flags.mark_flag_as_required("workdir")
 
 
 def dense_highs(cost, a, b):
@@ -148,4 +142,12 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  flags.DEFINE_string("workdir", None, "Where to write results.json.")
+  flags.DEFINE_integer("num_pairs", 50, "Image pairs timed (interleaved POT / wassml).")
+  flags.DEFINE_integer("dense_pairs", 2, "Pairs also solved by the old dense HiGHS LP.")
+  flags.DEFINE_integer("seed", 0, "Pair seed.")
+  flags.DEFINE_integer("side", 28, "Crop/keep images of side x side (28: full images).")
+  flags.mark_flag_as_required("workdir")
   app.run(main)

@@ -35,18 +35,6 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Where to write results.json.")
-flags.DEFINE_integer("repeats", 5, "Timed repeats (median reported).")
-flags.DEFINE_integer("num_batches", 8, "Number of problems.")
-flags.DEFINE_integer("n", 500, "Points per problem.")
-flags.DEFINE_integer("d", 128, "Feature dimension.")
-flags.DEFINE_integer("seed", 0, "Data seed.")
-flags.DEFINE_list("cases", ["exact", "sinkhorn", "unbalanced"], "Which regimes to run.")
-flags.DEFINE_bool("ott", True, "Also time ott-jax defaults (third column).")
-flags.DEFINE_bool("single_thread", True,
-                  "Run XLA single-threaded, like the single-threaded POT loop (set before "
-                  "jax is imported).")
-flags.mark_flag_as_required("workdir")
 
 
 def time_fn(fn, repeats):
@@ -247,4 +235,18 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  flags.DEFINE_string("workdir", None, "Where to write results.json.")
+  flags.DEFINE_integer("repeats", 5, "Timed repeats (median reported).")
+  flags.DEFINE_integer("num_batches", 8, "Number of problems.")
+  flags.DEFINE_integer("n", 500, "Points per problem.")
+  flags.DEFINE_integer("d", 128, "Feature dimension.")
+  flags.DEFINE_integer("seed", 0, "Data seed.")
+  flags.DEFINE_list("cases", ["exact", "sinkhorn", "unbalanced"], "Which regimes to run.")
+  flags.DEFINE_bool("ott", True, "Also time ott-jax defaults (third column).")
+  flags.DEFINE_bool("single_thread", True,
+                    "Run XLA single-threaded, like the single-threaded POT loop (set before "
+                    "jax is imported).")
+  flags.mark_flag_as_required("workdir")
   app.run(main)

@@ -14,9 +14,6 @@ from absl import app, flags
 from experiments.clustering import train
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Run folder holding results.json.", required=True)
-flags.DEFINE_string("command", None, "The exact command that produced the run.", required=True)
-flags.DEFINE_string("notes", None, "Optional Markdown file appended to the README.")
 
 
 def target_lines(r: dict) -> list[str]:
@@ -98,4 +95,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  flags.DEFINE_string("workdir", None, "Run folder holding results.json.", required=True)
+  flags.DEFINE_string("command", None, "The exact command that produced the run.", required=True)
+  flags.DEFINE_string("notes", None, "Optional Markdown file appended to the README.")
   app.run(main)

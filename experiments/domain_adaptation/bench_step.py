@@ -42,20 +42,6 @@ from wassml import ot as wot
 from wassml import train as wtrain
 from wassml import domain_adaptation as da
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Where bench.json goes.")
-_BATCH = flags.DEFINE_integer("batch", 500, "Source (and target) batch size.")
-_IMAGE = flags.DEFINE_integer("image", 28, "Image side (28: USPS->MNIST, 32: SVHN->MNIST).")
-_CHANNELS = flags.DEFINE_integer("channels", 1, "Image channels.")
-_ROUNDS = flags.DEFINE_integer("rounds", 5, "Timed steps per variant (interleaved).")
-_WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps per variant (compilation).")
-_NUM_ITERS = flags.DEFINE_integer("num_iters", 1000, "Sinkhorn iteration cap (POT's default).")
-_TOL = flags.DEFINE_float("tol", 1e-6, "Sinkhorn stopping threshold (POT's default stopThr).")
-_EPS = flags.DEFINE_float("epsilon", 0.1, "Entropic regularisation (JUMBOT digits).")
-_RHO = flags.DEFINE_float("rho", 1.0, "Marginal penalty tau (JUMBOT digits).")
-_ETA = flags.DEFINE_float("eta", 0.1, "eta1 = eta2 (JUMBOT digits).")
-_VARIANTS = flags.DEFINE_list("variants", ["wassml", "pot_callback", "pot_two_pass", "free_plan"],
-                              "Step variants to time.")
-
 
 def _pot_plan(cost: np.ndarray, epsilon: float, rho: float, num_iters: int,
               tol: float) -> np.ndarray:
@@ -240,4 +226,19 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _WORKDIR = flags.DEFINE_string("workdir", None, "Where bench.json goes.")
+  _BATCH = flags.DEFINE_integer("batch", 500, "Source (and target) batch size.")
+  _IMAGE = flags.DEFINE_integer("image", 28, "Image side (28: USPS->MNIST, 32: SVHN->MNIST).")
+  _CHANNELS = flags.DEFINE_integer("channels", 1, "Image channels.")
+  _ROUNDS = flags.DEFINE_integer("rounds", 5, "Timed steps per variant (interleaved).")
+  _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps per variant (compilation).")
+  _NUM_ITERS = flags.DEFINE_integer("num_iters", 1000, "Sinkhorn iteration cap (POT's default).")
+  _TOL = flags.DEFINE_float("tol", 1e-6, "Sinkhorn stopping threshold (POT's default stopThr).")
+  _EPS = flags.DEFINE_float("epsilon", 0.1, "Entropic regularisation (JUMBOT digits).")
+  _RHO = flags.DEFINE_float("rho", 1.0, "Marginal penalty tau (JUMBOT digits).")
+  _ETA = flags.DEFINE_float("eta", 0.1, "eta1 = eta2 (JUMBOT digits).")
+  _VARIANTS = flags.DEFINE_list("variants", ["wassml", "pot_callback", "pot_two_pass", "free_plan"],
+                                "Step variants to time.")
   app.run(main)

@@ -23,10 +23,6 @@ import os
 from absl import app
 from absl import flags
 
-_PAIR = flags.DEFINE_string("pair", None, "The partial-DA pair.")
-_RUNS = flags.DEFINE_list("runs", [], "Run folders under experiments/domain_adaptation/results.")
-_MIN_MASS = flags.DEFINE_float("min_mass", 0.1, "A plan with less total mass is 'empty'.")
-_OUT = flags.DEFINE_string("out", None, "Where the JSON goes.")
 _ROOT = "experiments/domain_adaptation/results"
 
 
@@ -64,4 +60,10 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _PAIR = flags.DEFINE_string("pair", None, "The partial-DA pair.")
+  _RUNS = flags.DEFINE_list("runs", [], "Run folders under experiments/domain_adaptation/results.")
+  _MIN_MASS = flags.DEFINE_float("min_mass", 0.1, "A plan with less total mass is 'empty'.")
+  _OUT = flags.DEFINE_string("out", None, "Where the JSON goes.")
   app.run(main)

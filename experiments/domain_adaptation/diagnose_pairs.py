@@ -30,11 +30,6 @@ from experiments.domain_adaptation import train
 from wassml import domain_adaptation as da
 from wassml import train as wtrain
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Where pair_diagnosis.json goes.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed (data, shift and initialisation).")
-flags.mark_flags_as_required(["config", "workdir"])
-
 
 def diagnose(config, pair: str, seed: int) -> dict:
   """Source-only pre-training on ``pair``; accuracy and predicted-class histograms."""
@@ -76,4 +71,10 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file.")
+  _WORKDIR = flags.DEFINE_string("workdir", None, "Where pair_diagnosis.json goes.")
+  _SEED = flags.DEFINE_integer("seed", 0, "Seed (data, shift and initialisation).")
+  flags.mark_flags_as_required(["config", "workdir"])
   app.run(main)

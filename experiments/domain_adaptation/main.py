@@ -5,22 +5,8 @@ Usage:
       --config=experiments/domain_adaptation/configs/quick.py --workdir=runs/da_quick
 """
 
-from absl import app
-from absl import flags
-from ml_collections import config_flags
-
+from experiments import entry
 from experiments.domain_adaptation import train
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file.",
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results.json and plots.")
-flags.mark_flags_as_required(["config", "workdir"])
-
-
-def main(argv):
-  del argv
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  entry.run(train.train_and_evaluate, "domain_adaptation")

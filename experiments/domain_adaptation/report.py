@@ -17,17 +17,6 @@ import numpy as np
 from absl import app
 from absl import flags
 
-_RESULTS = flags.DEFINE_string("results", None, "Folder with results.json or bench.json.")
-_COMMAND = flags.DEFINE_string("command", "", "The exact command that produced the results.")
-_NOTES = flags.DEFINE_string("notes", "", "Free text appended verbatim (observations).")
-_NOTES_FILE = flags.DEFINE_string("notes_file", None, "File whose text is appended as notes.")
-_SUPPLEMENT = flags.DEFINE_multi_string(
-    "supplement", [], "Folder of a supplementary run on some of the same pairs (paired by "
-    "seed): its table, and the targets with its methods in place of this run's.")
-_FINAL = flags.DEFINE_string(
-    "final_supplement", None, "One of the --supplement folders whose methods replace this run's "
-    "on its pairs in a 'Final table' section at the top (e.g. the partial pair at its rho "
-    "chosen without target labels). Its merged checks are shown there, not repeated below.")
 
 LABELS = {"source_only": "source-only", "dann": "DANN", "deepjdot": "DeepJDOT",
           "entropic_deepjdot": "entropic DeepJDOT", "jumbot": "JUMBOT"}
@@ -362,4 +351,17 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _RESULTS = flags.DEFINE_string("results", None, "Folder with results.json or bench.json.")
+  _COMMAND = flags.DEFINE_string("command", "", "The exact command that produced the results.")
+  _NOTES = flags.DEFINE_string("notes", "", "Free text appended verbatim (observations).")
+  _NOTES_FILE = flags.DEFINE_string("notes_file", None, "File whose text is appended as notes.")
+  _SUPPLEMENT = flags.DEFINE_multi_string(
+      "supplement", [], "Folder of a supplementary run on some of the same pairs (paired by "
+      "seed): its table, and the targets with its methods in place of this run's.")
+  _FINAL = flags.DEFINE_string(
+      "final_supplement", None, "One of the --supplement folders whose methods replace this run's "
+      "on its pairs in a 'Final table' section at the top (e.g. the partial pair at its rho "
+      "chosen without target labels). Its merged checks are shown there, not repeated below.")
   app.run(main)

@@ -23,10 +23,6 @@ import numpy as np
 
 from wassml import domain_adaptation as da
 
-_RUNS = flags.DEFINE_list("runs", [], "Run folders under experiments/domain_adaptation/results.")
-_DEV = flags.DEFINE_list("dev_pairs", [], "Pairs whose target labels may be used.")
-_SKIP = flags.DEFINE_list("skip", [], "run:pair entries to leave out.")
-_OUT = flags.DEFINE_string("out", None, "Where the JSON goes.")
 _ROOT = "experiments/domain_adaptation/results"
 
 
@@ -69,4 +65,10 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _RUNS = flags.DEFINE_list("runs", [], "Run folders under experiments/domain_adaptation/results.")
+  _DEV = flags.DEFINE_list("dev_pairs", [], "Pairs whose target labels may be used.")
+  _SKIP = flags.DEFINE_list("skip", [], "run:pair entries to leave out.")
+  _OUT = flags.DEFINE_string("out", None, "Where the JSON goes.")
   app.run(main)

@@ -36,10 +36,6 @@ from experiments.noisy_labels.configs import cpu_v3
 from wassml import ot
 from wassml import train as wtrain
 
-_NUM_TRAIN = flags.DEFINE_integer("num_train", 8192, "Training inputs in the timed epoch.")
-_BATCH = flags.DEFINE_integer("batch", 128, "Rows of the label-OT problem (and the batch size).")
-_ROUNDS = flags.DEFINE_integer("rounds", 3, "Timed rounds per variant (interleaved).")
-_OUT = flags.DEFINE_string("out", "", "Optional path of a JSON file for the numbers.")
 
 K = 10
 
@@ -127,4 +123,10 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _NUM_TRAIN = flags.DEFINE_integer("num_train", 8192, "Training inputs in the timed epoch.")
+  _BATCH = flags.DEFINE_integer("batch", 128, "Rows of the label-OT problem (and the batch size).")
+  _ROUNDS = flags.DEFINE_integer("rounds", 3, "Timed rounds per variant (interleaved).")
+  _OUT = flags.DEFINE_string("out", "", "Optional path of a JSON file for the numbers.")
   app.run(main)

@@ -11,7 +11,6 @@ import os
 from absl import app
 from absl import flags
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A run's workdir (holds results.json).")
 
 # The seed's table (004, Fashion-MNIST, full data, 120 epochs): test accuracy %.
 SEED_TABLE = {"symmetric_20": {"cce": 89.02, "vat": 93.10, "war": 93.37},
@@ -93,5 +92,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _WORKDIR = flags.DEFINE_string("workdir", None, "A run's workdir (holds results.json).")
   flags.mark_flags_as_required(["workdir"])
   app.run(main)

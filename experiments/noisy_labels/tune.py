@@ -35,11 +35,6 @@ from ml_collections import config_flags
 
 from experiments.noisy_labels import train
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (with .tune).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Where tune.json and tune.md go.")
-_REPORT_ONLY = flags.DEFINE_bool(
-    "report_only", False, "Only rebuild tune.md (and the best points) from workdir/tune.json.")
-
 
 # Settings that the config may give per method (a float or {"vat": .., "war": ..}).
 PER_METHOD = ("beta", "radius")
@@ -170,5 +165,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (with .tune).")
+  _WORKDIR = flags.DEFINE_string("workdir", None, "Where tune.json and tune.md go.")
+  _REPORT_ONLY = flags.DEFINE_bool(
+      "report_only", False, "Only rebuild tune.md (and the best points) from workdir/tune.json.")
   flags.mark_flags_as_required(["workdir"])
   app.run(main)

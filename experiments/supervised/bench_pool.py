@@ -20,8 +20,6 @@ import optax
 
 from wassml.nn import cnn
 
-_BATCH = flags.DEFINE_integer("batch", 1000, "Images per step (28x28x1).")
-_ROUNDS = flags.DEFINE_integer("rounds", 5, "Timed rounds per variant (interleaved).")
 
 POOLS = {"flax_max_pool": lambda x: nn.max_pool(x, (2, 2), strides=(2, 2)),
          "reshape_max": cnn._pool}  # pylint: disable=protected-access
@@ -78,4 +76,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _BATCH = flags.DEFINE_integer("batch", 1000, "Images per step (28x28x1).")
+  _ROUNDS = flags.DEFINE_integer("rounds", 5, "Timed rounds per variant (interleaved).")
   app.run(main)

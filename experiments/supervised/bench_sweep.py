@@ -22,11 +22,6 @@ import numpy as np
 from wassml.active_learning import training
 from wassml.nn import cnn
 
-_SEEDS = flags.DEFINE_integer("seeds", 3, "Runs in the sweep.")
-_STEPS = flags.DEFINE_integer("steps", 300, "Adam steps per run.")
-_BATCH = flags.DEFINE_integer("batch", 32, "Minibatch size.")
-_ROUNDS = flags.DEFINE_integer("rounds", 3, "Timed rounds per variant (interleaved).")
-_MODELS = flags.DEFINE_list("models", ["LeNet5", "SmallCNN"], "Models to time.")
 
 MODELS = {"LeNet5": cnn.LeNet5, "SmallCNN": cnn.SmallCNN}
 MODES = ("vmap", "map")
@@ -70,4 +65,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  _SEEDS = flags.DEFINE_integer("seeds", 3, "Runs in the sweep.")
+  _STEPS = flags.DEFINE_integer("steps", 300, "Adam steps per run.")
+  _BATCH = flags.DEFINE_integer("batch", 32, "Minibatch size.")
+  _ROUNDS = flags.DEFINE_integer("rounds", 3, "Timed rounds per variant (interleaved).")
+  _MODELS = flags.DEFINE_list("models", ["LeNet5", "SmallCNN"], "Models to time.")
   app.run(main)

@@ -13,10 +13,6 @@ import pathlib
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Folder with results.json.", required=True)
-flags.DEFINE_string("command", "", "The exact command that produced the run.")
-flags.DEFINE_string("machine", "", "The machine, in words.")
-flags.DEFINE_string("notes", "", "Extra markdown appended at the end (discussion).")
 
 
 def _pct(x) -> str:
@@ -105,4 +101,10 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  flags.DEFINE_string("workdir", None, "Folder with results.json.", required=True)
+  flags.DEFINE_string("command", "", "The exact command that produced the run.")
+  flags.DEFINE_string("machine", "", "The machine, in words.")
+  flags.DEFINE_string("notes", "", "Extra markdown appended at the end (discussion).")
   app.run(main)

@@ -26,9 +26,6 @@ from wassml.active_learning import deepfool as new_lib
 
 OLD_COMMIT = "7291e4c"  # the last commit with the fixed-trip driver
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "The benchmark config.")
-flags.DEFINE_integer("num_candidates", 256, "Candidates attacked.")
-flags.DEFINE_string("out", None, "Output JSON.", required=True)
 
 
 def _old_module():
@@ -94,4 +91,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # Flags are defined only when run as a script, so importing this module
+  # (tests, colabs) never clashes with another script's flags.
+  config_flags.DEFINE_config_file("config", None, "The benchmark config.")
+  flags.DEFINE_integer("num_candidates", 256, "Candidates attacked.")
+  flags.DEFINE_string("out", None, "Output JSON.", required=True)
   sys.exit(app.run(main))
