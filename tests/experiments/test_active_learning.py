@@ -99,3 +99,20 @@ def test_full_data_reference_by_epoch(tmp_path):
   np.testing.assert_allclose(saved["full_data_accuracy_per_seed"], per_seed[:, -1])
   assert saved["full_data_seeds_done"] == 2
   assert saved["full_data_accuracy"] > 0.6  # digits MLP after 3 epochs (chance 0.1)
+
+
+def test_every_config_builds_with_valid_strategies():
+  import importlib  # noqa: PLC0415
+  import pathlib  # noqa: PLC0415
+
+  from wassml.active_learning import list_strategies  # noqa: PLC0415
+
+  folder = pathlib.Path(train.__file__).parent / "configs"
+  names = sorted(p.stem for p in folder.glob("*.py") if p.stem not in ("__init__", "base"))
+  assert {"quick", "default", "cpu", "cpu_all", "cpu_transfer", "digits_curves"} <= set(names)
+  for name in names:
+    c = importlib.import_module(f"experiments.active_learning.configs.{name}").get_config()
+    assert set(c.strategies) <= set(list_strategies()), name
+    assert list(c.schedule) == sorted(set(c.schedule)), name
+    if c.get("full_data_from", ""):  # a reused reference must match the config's data / model / seeds
+      train.reuse_full_data(c, c.full_data_from)
