@@ -222,7 +222,8 @@ def paired_differences(res) -> list[str]:
           "|---|---|---|---|"] + out
 
 
-def da_readme(res, command: str, notes: str, supplements=(), final=None) -> str:
+def da_readme(res, command: str, notes: str, supplements=(), final=None, folder: str | None = None) -> str:
+  """The README of a run; ``folder`` (the results folder) lists its plots."""
   if final and final not in supplements:
     raise ValueError(f"final_supplement {final!r} is not one of the supplements "
                      f"{list(supplements)}.")
@@ -285,8 +286,7 @@ def da_readme(res, command: str, notes: str, supplements=(), final=None) -> str:
                  f"{ratio:.3f}" if ratio is not None else "")
         out.append(f"  - {name}: total mass {sum(pm[name]['mass_per_class']):.3f}; fraction "
                    f"per class [{frac}]{extra}")
-  pngs = sorted(f for f in os.listdir(_RESULTS.value) if f.endswith(".png")) if _RESULTS.value \
-      else []
+  pngs = sorted(f for f in os.listdir(folder) if f.endswith(".png")) if folder else []
   if pngs:
     out += ["", "## Plots", ""] + [f"- `{p}`" for p in pngs]
   if notes:
@@ -341,7 +341,8 @@ def main(argv):
       if _NOTES_FILE.value:
         with open(_NOTES_FILE.value) as nf:
           notes = (notes + "\n\n" if notes else "") + nf.read().strip()
-      text = da_readme(json.load(f), _COMMAND.value, notes, _SUPPLEMENT.value, _FINAL.value)
+      text = da_readme(json.load(f), _COMMAND.value, notes, _SUPPLEMENT.value, _FINAL.value,
+                       folder=folder)
   else:
     with open(os.path.join(folder, "bench.json")) as f:
       text = bench_readme(json.load(f), _COMMAND.value, _NOTES.value)
