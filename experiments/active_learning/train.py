@@ -261,20 +261,53 @@ def summarize_curves(results: dict, target_gap: float) -> dict:
 # ----------------------------------------------------------------------------------------------
 # 2. transfer
 # ----------------------------------------------------------------------------------------------
-def run_transfer(config, curves, x, y, xt, yt, num_classes) -> dict:
+def _transfer_settings(config) -> dict:
+  """What a stored transfer result must share with ``config`` to be reused."""
+  return json.loads(json.dumps({"transfer": config.transfer.to_dict(), "seed": config.seed,
+                                "num_seeds": config.num_seeds, "schedule": config.schedule,
+                                "vgg_widths": config.vgg_widths, "vgg_dense": config.vgg_dense,
+                                "batch_size": config.batch_size, "learning_rate": config.learning_rate,
+                                "min_steps": config.min_steps}))
+
+
+def run_transfer(config, curves, x, y, xt, yt, num_classes, workdir=None, on_strategy=None) -> dict:
+  """Trains ``config.transfer.model`` on each strategy's final training set (Table 4.4's form).
+
+  Each strategy's result is written to ``<workdir>/transfer/<name>.json`` as soon as it is done
+  (a strategy costs ~half an hour of CPU with the narrow VGG8) and reused when the run is started
+  again with the same transfer settings, so a stop loses at most the strategy in progress.
+  ``on_strategy(out)`` is called after each strategy.
+  """
   module = make_model(config.transfer.model, num_classes, config)
   out = {}
   n_max = 2 * int(config.schedule[-1])
+  folder = pathlib.Path(workdir) / "transfer" if workdir is not None else None
+  settings = _transfer_settings(config)
   for name in config.transfer.strategies:
     if name not in curves:
       continue
+    path = folder / f"{name}.json" if folder is not None else None
+    if path is not None and path.exists():
+      stored = json.loads(path.read_text())
+      if stored.get("settings") == settings:
+        out[name] = stored["result"]
+        continue
     xs, ys, ns = loop_lib.training_sets(curves[name]["_state"], y, x, n_max)
     keys = jnp.stack([jax.random.fold_in(jax.random.key(config.seed + 999), i) for i in range(len(ns))])
+    t0 = time.perf_counter()
     _, acc, steps = _fit_and_score(module, keys, xs, ys, ns, xt, yt, epochs=config.transfer.epochs,
                                    min_steps=config.min_steps, max_steps=config.transfer.max_steps,
                                    batch_size=config.batch_size, lr=config.learning_rate)
     out[name] = {"accuracy_per_seed": acc.tolist(), "accuracy_mean": float(acc.mean()), "steps": steps,
-                 "annotations": int(config.schedule[-1]), "training_set_size": ns.tolist()}
+                 "annotations": int(config.schedule[-1]), "training_set_size": ns.tolist(),
+                 "wall_seconds": time.perf_counter() - t0}
+    if path is not None:
+      folder.mkdir(parents=True, exist_ok=True)
+      tmp = path.with_suffix(".tmp")
+      tmp.write_text(json.dumps({"settings": settings, "result": out[name]}, indent=1))
+      tmp.replace(path)
+    if on_strategy is not None:
+      on_strategy(out)
   return out
 
 
@@ -540,7 +573,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   dump()
   if curves is not None:
     if config.parts.transfer:
-      results["transfer"] = run_transfer(config, curves, x, y, xt, yt, num_classes)
+      def transfer_done(out):  # each finished strategy reaches results.json at once
+        results["transfer"] = dict(out)
+        dump()
+
+      results["transfer"] = run_transfer(config, curves, x, y, xt, yt, num_classes, workdir=workdir,
+                                         on_strategy=transfer_done)
       dump()
   if config.parts.benchmark:
     results["benchmark"] = run_benchmark(config, x, y, module)

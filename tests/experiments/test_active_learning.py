@@ -116,3 +116,39 @@ def test_every_config_builds_with_valid_strategies():
     assert list(c.schedule) == sorted(set(c.schedule)), name
     if c.get("full_data_from", ""):  # a reused reference must match the config's data / model / seeds
       train.reuse_full_data(c, c.full_data_from)
+
+
+def test_transfer_is_written_per_strategy_and_reused(tmp_path, monkeypatch):
+  """Table 4.4's part: each strategy's result is stored when done and not retrained on a restart."""
+  config = quick.get_config()
+  config.schedule = (10, 20)
+  config.num_seeds = 2
+  config.min_steps = config.max_steps = 20
+  config.full_data = False
+  config.parts.prototypes = False
+  config.parts.transfer = True
+  config.transfer.model = "mlp"
+  config.transfer.strategies = ("dfal", "random")
+  config.transfer.max_steps = 20
+  first = train.train_and_evaluate(config, str(tmp_path))["transfer"]
+  assert set(first) == {"dfal", "random"}
+  for name in first:
+    stored = json.loads((tmp_path / "transfer" / f"{name}.json").read_text())
+    assert stored["result"]["accuracy_per_seed"] == first[name]["accuracy_per_seed"]
+    assert len(first[name]["accuracy_per_seed"]) == 2 and first[name]["annotations"] == 20
+  # DFAL's set holds its adversarial copies: 10 initial + 10 queried + 10 copies
+  assert first["dfal"]["training_set_size"] == [30, 30]
+
+  def no_training(*args, **kwargs):
+    raise AssertionError("a stored transfer result was retrained")
+
+  monkeypatch.setattr(train, "_fit_and_score", no_training)
+  again = train.train_and_evaluate(config, str(tmp_path))["transfer"]
+  assert again == first
+  config.transfer.max_steps = 21  # other settings: the stored results do not apply
+  try:
+    train.train_and_evaluate(config, str(tmp_path))
+  except AssertionError as e:
+    assert "retrained" in str(e)
+  else:
+    raise AssertionError("a transfer result of other settings was reused")
