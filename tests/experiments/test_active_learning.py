@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from experiments.active_learning import train
 from experiments.active_learning.configs import quick
@@ -73,12 +74,8 @@ def test_full_data_reference_is_reused_only_with_the_same_settings(tmp_path):
   got = train.reuse_full_data(config, str(path))
   assert got["full_data_accuracy"] == 0.5 and got["full_data_accuracy_per_seed"] == [0.4, 0.5, 0.6]
   config.lenet_dense = (84, 10)  # another model: its reference does not apply
-  try:
+  with pytest.raises(ValueError, match="lenet_dense"):  # a reference of another model is not reused
     train.reuse_full_data(config, str(path))
-  except ValueError as e:
-    assert "lenet_dense" in str(e)
-  else:
-    raise AssertionError("a reference of another model was reused")
 
 
 def test_full_data_reference_by_epoch(tmp_path):
@@ -139,16 +136,15 @@ def test_transfer_is_written_per_strategy_and_reused(tmp_path, monkeypatch):
   # DFAL's set holds its adversarial copies: 10 initial + 10 queried + 10 copies
   assert first["dfal"]["training_set_size"] == [30, 30]
 
+  class Retrained(Exception):
+    pass
+
   def no_training(*args, **kwargs):
-    raise AssertionError("a stored transfer result was retrained")
+    raise Retrained("a stored transfer result was retrained")
 
   monkeypatch.setattr(train, "_fit_and_score", no_training)
   again = train.train_and_evaluate(config, str(tmp_path))["transfer"]
   assert again == first
   config.transfer.max_steps = 21  # other settings: the stored results do not apply
-  try:
+  with pytest.raises(Retrained):  # a transfer result of other settings is not reused
     train.train_and_evaluate(config, str(tmp_path))
-  except AssertionError as e:
-    assert "retrained" in str(e)
-  else:
-    raise AssertionError("a transfer result of other settings was reused")
