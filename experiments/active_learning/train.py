@@ -274,25 +274,33 @@ def run_transfer(config, curves, x, y, xt, yt, num_classes, workdir=None, on_str
   """Trains ``config.transfer.model`` on each strategy's final training set (Table 4.4's form).
 
   Each strategy's result is written to ``<workdir>/transfer/<name>.json`` as soon as it is done
-  (a strategy costs ~half an hour of CPU with the narrow VGG8) and reused when the run is started
+  (a strategy's 3 narrow-VGG8 trainings take ~4-6 min on the 2-core CPU) and reused when the run is started
   again with the same transfer settings, so a stop loses at most the strategy in progress.
-  ``on_strategy(out)`` is called after each strategy.
+  ``on_strategy(out)`` is called after each strategy. A strategy whose training set holds more
+  than its annotations (DFAL's adversarial copies, CEAL's pseudo-labels) is also trained on its
+  annotated examples alone, reported as ``<name>_annotated_only``: it separates the choice of the
+  queries from the extra training data.
   """
   module = make_model(config.transfer.model, num_classes, config)
   out = {}
   n_max = 2 * int(config.schedule[-1])
   folder = pathlib.Path(workdir) / "transfer" if workdir is not None else None
   settings = _transfer_settings(config)
-  for name in config.transfer.strategies:
-    if name not in curves:
-      continue
+  variants = []
+  for strategy in config.transfer.strategies:
+    if strategy in curves:
+      variants.append((strategy, strategy, True))
+      st = curves[strategy]["_state"]
+      if np.any(st["n_adv"] > 0) or np.any(st["pseudo_y"] >= 0):
+        variants.append((f"{strategy}_annotated_only", strategy, False))
+  for name, strategy, extras in variants:
     path = folder / f"{name}.json" if folder is not None else None
     if path is not None and path.exists():
       stored = json.loads(path.read_text())
       if stored.get("settings") == settings:
         out[name] = stored["result"]
         continue
-    xs, ys, ns = loop_lib.training_sets(curves[name]["_state"], y, x, n_max)
+    xs, ys, ns = loop_lib.training_sets(curves[strategy]["_state"], y, x, n_max, extras=extras)
     keys = jnp.stack([jax.random.fold_in(jax.random.key(config.seed + 999), i) for i in range(len(ns))])
     t0 = time.perf_counter()
     _, acc, steps = _fit_and_score(module, keys, xs, ys, ns, xt, yt, epochs=config.transfer.epochs,

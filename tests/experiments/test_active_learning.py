@@ -128,13 +128,15 @@ def test_transfer_is_written_per_strategy_and_reused(tmp_path, monkeypatch):
   config.transfer.strategies = ("dfal", "random")
   config.transfer.max_steps = 20
   first = train.train_and_evaluate(config, str(tmp_path))["transfer"]
-  assert set(first) == {"dfal", "random"}
+  assert set(first) == {"dfal", "dfal_annotated_only", "random"}
   for name in first:
     stored = json.loads((tmp_path / "transfer" / f"{name}.json").read_text())
     assert stored["result"]["accuracy_per_seed"] == first[name]["accuracy_per_seed"]
     assert len(first[name]["accuracy_per_seed"]) == 2 and first[name]["annotations"] == 20
-  # DFAL's set holds its adversarial copies: 10 initial + 10 queried + 10 copies
+  # DFAL's set holds its adversarial copies: 10 initial + 10 queried + 10 copies; without them 20
   assert first["dfal"]["training_set_size"] == [30, 30]
+  assert first["dfal_annotated_only"]["training_set_size"] == [20, 20]
+  assert first["random"]["training_set_size"] == [20, 20]
 
   class Retrained(Exception):
     pass

@@ -131,8 +131,12 @@ def initial_state(config: LoopConfig, x_shape: tuple[int, ...], n_pool: int) -> 
   }
 
 
-def training_sets(state: dict, y_pool: np.ndarray, x_pool: np.ndarray, n_max: int):
-  """Stacked, padded training sets ``(x [S, n_max, ...], y [S, n_max], n [S])``."""
+def training_sets(state: dict, y_pool: np.ndarray, x_pool: np.ndarray, n_max: int, *, extras: bool = True):
+  """Stacked, padded training sets ``(x [S, n_max, ...], y [S, n_max], n [S])``.
+
+  With ``extras=False`` only the annotated pool examples, without DFAL's adversarial copies and
+  CEAL's pseudo-labelled examples.
+  """
   s = state["label_round"].shape[0]
   xs = np.zeros((s, n_max) + x_pool.shape[1:], np.float32)
   ys = np.zeros((s, n_max), np.int32)
@@ -142,11 +146,11 @@ def training_sets(state: dict, y_pool: np.ndarray, x_pool: np.ndarray, n_max: in
     lab = lab[lab >= 0]
     parts_x = [x_pool[lab]]
     parts_y = [y_pool[lab]]
-    na = int(state["n_adv"][i])
+    na = int(state["n_adv"][i]) if extras else 0
     if na:
       parts_x.append(state["adv_x"][i, :na])
       parts_y.append(y_pool[state["adv_from"][i, :na]])  # the oracle's label of the source
-    pseudo = np.flatnonzero(state["pseudo_y"][i] >= 0)
+    pseudo = np.flatnonzero(state["pseudo_y"][i] >= 0) if extras else []
     if len(pseudo):
       parts_x.append(x_pool[pseudo])
       parts_y.append(state["pseudo_y"][i, pseudo])
