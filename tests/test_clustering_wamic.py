@@ -168,6 +168,77 @@ def test_adversarial_phase_reduces_exact_wasserstein():
   assert np.all(np.isfinite(np.asarray(m["w1"])))
 
 
+@pytest.mark.parametrize("concat", [False, True])
+def test_ot_generator_step_updates_the_right_parts(concat):
+  state, x = _state(concat=concat)
+  state = _with_mixture(state, x)
+  step = functools.partial(wamic.ot_generator_step, num_per_component=8, epsilon=0.05,
+                           concat=concat)
+  new, m = jax.jit(step)(state, x[:16], jax.random.key(0))
+  assert float(m["sinkhorn_divergence"]) > 0.0
+  assert _changed(state.decoder.params, new.decoder.params)
+  assert _changed(state.mixture.params, new.mixture.params)
+  assert not _changed(state.critic.params, new.critic.params)
+  assert _changed(state.encoder.params, new.encoder.params) == concat
+
+
+def _misplaced(x_scale=1.0):
+  state, x = _state(lr=3e-3)
+  ae_step = jax.jit(wamic.autoencoder_step)
+  for i in range(150):
+    state, _ = ae_step(state, x, jax.random.key(i))
+  return _with_mixture(state, x), x
+
+
+def _w2(st, x, key):
+  z, _ = mixture.sample(key, wamic.mixture_params(st), 200)
+  return float(ot.wasserstein(wamic.decode(st, z), jnp.asarray(x), p=2))
+
+
+def test_sinkhorn_adversary_reduces_exact_wasserstein():
+  """Step 3 without a critic: a misplaced mixture mean is pulled back (exact W2 at least halved)."""
+  state, x = _misplaced()
+  mix = wamic.mixture_params(state)
+  state = wamic.init_mixture(state, mix.replace(means=mix.means + 1.5))
+  before = np.mean([_w2(state, x, jax.random.key(100 + i)) for i in range(3)])
+  cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=2, hidden=(16,), adversary="sinkhorn",
+                                  adv_epsilon=0.05, adv_steps=100, adv_per_component=16,
+                                  adv_lr=3e-3)
+  state, m = jax.jit(lambda s: pipeline.adversarial_phase(jax.random.key(3), s, jnp.asarray(x),
+                                                          cfg))(state)
+  after = np.mean([_w2(state, x, jax.random.key(100 + i)) for i in range(3)])
+  assert after < 0.5 * before, (before, after)
+  div = np.asarray(m["sinkhorn_divergence"])
+  assert np.all(np.isfinite(div)) and div[-10:].mean() < 0.5 * div[:10].mean()
+
+
+def test_sinkhorn_adversary_moves_the_proportions_towards_the_data():
+  """Only the proportions are trained (decoder, means and scales frozen): data whose clusters
+  hold 75% / 25% of the points pull 50% / 50% proportions to about 75% / 25% through the
+  gradient of the divergence in the weights (the dual potentials of the envelope theorem)."""
+  state, x = _misplaced()
+  c = np.asarray(wamic.predict(state, x))
+  big = int(np.argmax(np.bincount(c, minlength=2)))
+  xb, xs = x[c == big], x[c != big]
+  x75 = np.concatenate([np.resize(xb, (3 * len(xs), 3)), xs]).astype(np.float32)
+  mix = wamic.mixture_params(state)
+  state = wamic.init_mixture(state, mix.replace(logits=jnp.zeros_like(mix.logits)))
+  labels = {"mixture": mixture.MixtureParams("train", "freeze", "freeze")}
+  only_logits = optax.multi_transform({"train": optax.adam(3e-2), "freeze": optax.set_to_zero()},
+                                      labels)
+  state = wamic.set_optimizer(state, only_logits, ("mixture",))
+  state = wamic.set_optimizer(state, optax.set_to_zero(), ("decoder",))
+  step = jax.jit(functools.partial(wamic.ot_generator_step, num_per_component=32, epsilon=0.05))
+  new = state
+  for i in range(150):
+    new, _ = step(new, jnp.asarray(x75[np.random.default_rng(i).integers(0, len(x75), 64)]),
+                  jax.random.key(i))
+  pi = np.asarray(mixture.proportions(wamic.mixture_params(new)))
+  assert not _changed(state.decoder.params, new.decoder.params)
+  np.testing.assert_allclose(np.asarray(wamic.mixture_params(new).means), np.asarray(mix.means))
+  assert 0.65 < pi[big] < 0.85, pi
+
+
 def test_pipeline_run_and_model_selection_tiny():
   x, y = _data(n=80)
   cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=2, hidden=(8,), critic_hidden=(8,),
@@ -189,6 +260,19 @@ def test_pipeline_run_and_model_selection_tiny():
   assert int(sel["selected_min"]) == int(np.argmin(np.asarray(sel["w"]).mean(1)))
   assert int(sel["selected_one_se"]) == int(pipeline.select_k(sel["w"], (1, 2, 3), "one_se"))
   assert sel["se_w"].shape == (3,)
+
+
+def test_pipeline_run_with_annealed_noise_and_sinkhorn_adversary_tiny():
+  x, _ = _data(n=80)
+  cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=2, hidden=(8,), batch_size=16,
+                                  ae_steps=20, ae_code_noise=0.05, ae_code_noise_start=0.2,
+                                  adversary="sinkhorn", adv_epsilon=0.05, adv_steps=3,
+                                  adv_per_component=4, encoder_steps=3, run_diwac=False)
+  out = jax.jit(lambda k: pipeline.run(k, jnp.asarray(x), cfg))(jax.random.key(0))
+  assert out["wamic"].shape == (80,)
+  assert np.asarray(out["curves"]["sinkhorn_divergence"]).shape == (3,)
+  assert np.all(np.isfinite(np.asarray(out["curves"]["sinkhorn_divergence"])))
+  assert "w1" not in out["curves"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -296,6 +380,31 @@ def test_code_noise_is_relative_to_the_code_scale_and_zero_is_vanilla():
   assert float(m2["mse"]) != float(m0["mse"])
   with pytest.raises(ValueError, match="ae_code_noise must be >= 0"):
     pipeline.ClusteringConfig(num_clusters=2, code_dim=2, ae_code_noise=-1.0).validate(3, 10)
+
+
+def test_annealed_code_noise_follows_its_schedule():
+  cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=2, ae_steps=100, ae_code_noise=0.05,
+                                  ae_code_noise_start=1.0, ae_code_noise_anneal=0.5)
+  sched = pipeline.code_noise_schedule(cfg)
+  np.testing.assert_allclose([sched(0), sched(50), sched(100)], [1.0, 0.05, 0.05], rtol=1e-6)
+  assert 0.05 < float(sched(25)) < 1.0
+  assert pipeline.code_noise_schedule(dataclasses.replace(cfg, ae_code_noise_start=None)) == 0.05
+  # The step uses the schedule's value at the encoder's step count.
+  state, x = _state()
+  batch = jnp.asarray(x[:16])
+  _, m_sched = wamic.autoencoder_step(state, batch, jax.random.key(2), code_noise=sched)
+  _, m_one = wamic.autoencoder_step(state, batch, jax.random.key(2), code_noise=1.0)
+  np.testing.assert_allclose(m_sched["mse"], m_one["mse"], rtol=1e-6)
+  later = state.replace(encoder=state.encoder.replace(step=60))
+  _, m_late = wamic.autoencoder_step(later, batch, jax.random.key(2), code_noise=sched)
+  _, m_005 = wamic.autoencoder_step(state, batch, jax.random.key(2), code_noise=0.05)
+  np.testing.assert_allclose(m_late["mse"], m_005["mse"], rtol=1e-6)
+  for bad, match in (({"ae_code_noise_start": 0.01}, "ae_code_noise_start needs"),
+                     ({"ae_code_noise_anneal": 0.0}, "ae_code_noise_anneal must be")):
+    with pytest.raises(ValueError, match=match):
+      dataclasses.replace(cfg, **bad).validate(3, 10)
+  with pytest.raises(ValueError, match="Unknown adversary 'gan'"):
+    dataclasses.replace(cfg, adversary="gan").validate(3, 10)
 
 
 def test_stratified_mixture_draws_have_the_rounded_counts():

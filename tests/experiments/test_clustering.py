@@ -7,7 +7,7 @@ import pytest
 
 from experiments.clustering import train
 from experiments.clustering.configs import (default, digits, digits_long, fashion_mnist,
-                                           fashion_mnist_long, moons, quick)
+                                           fashion_mnist_long, moons, moons_v4, quick)
 
 
 def test_quick_config_runs_and_clusters(tmp_path):
@@ -28,7 +28,7 @@ def test_quick_config_runs_and_clusters(tmp_path):
 
 
 @pytest.mark.parametrize("module", [default, digits, digits_long, fashion_mnist,
-                                    fashion_mnist_long, moons, quick])
+                                    fashion_mnist_long, moons, moons_v4, quick])
 def test_configs_build(module):
   cfg = module.get_config()
   mc = train.model_config(cfg)

@@ -38,6 +38,7 @@ from wassml.train import run_steps
 AE_LR_SCHEDULES = ("constant", "cosine")
 OUTPUT_NOISES = ("none", "residual")
 SELECTION_RULES = ("min", "one_se")
+ADVERSARIES = ("critic", "sinkhorn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,10 +53,15 @@ class ClusteringConfig:
   ``mixture_lr`` is the adversarial learning rate of the mixture (``None``: ``adv_lr``, the
   decoder's). ``ae_code_noise`` (0: the paper's vanilla auto-encoder) decodes codes perturbed by
   Gaussian noise of that size relative to the batch code scale in step 1
-  (:func:`wassml.clustering.wamic.perturb_codes`). ``output_noise="residual"`` gives the
+  (:func:`wassml.clustering.wamic.perturb_codes`); with ``ae_code_noise_start`` the noise is
+  annealed from that value down to ``ae_code_noise`` (:func:`code_noise_schedule`). ``output_noise="residual"`` gives the
   generative model the observation noise of WAMiC's eq. 2, ``x = D(z) + sigma e``, with ``sigma``
   the auto-encoder's root mean squared residual per feature after step 1 (``"none"``: the paper's
   ``sigma -> 0``); it is used in the adversarial phase and in the model-selection score.
+  ``adversary`` chooses step 3's estimate of ``W(data, generated)``: ``"critic"`` (the paper's
+  WGAN-GP critic, :func:`wassml.clustering.wamic.adversarial_step`) or ``"sinkhorn"`` (no critic:
+  the minibatch Sinkhorn divergence at ``adv_epsilon`` with at most ``adv_sinkhorn_iters``
+  iterations, :func:`wassml.clustering.wamic.ot_generator_step`; not in the paper).
   """
 
   num_clusters: int
@@ -69,6 +75,8 @@ class ClusteringConfig:
   ae_lr_schedule: str = "constant"
   ae_restarts: int = 1
   ae_code_noise: float = 0.0
+  ae_code_noise_start: float | None = None
+  ae_code_noise_anneal: float = 0.5
   output_noise: str = "none"
   gmm_covariance: str = "full"
   gmm_iters: int = 100
@@ -79,6 +87,9 @@ class ClusteringConfig:
   adv_per_component: int = 32
   adv_lr: float = 1e-5
   mixture_lr: float | None = None
+  adversary: str = "critic"
+  adv_epsilon: float = 0.01
+  adv_sinkhorn_iters: int = 200
   critic_lr: float = 1e-4
   num_critic: int = 5
   gp_weight: float = 10.0
@@ -107,8 +118,18 @@ class ClusteringConfig:
       raise ValueError(f"Unknown output_noise {self.output_noise!r}; valid: {OUTPUT_NOISES}.")
     if self.ae_code_noise < 0:
       raise ValueError(f"ae_code_noise must be >= 0, got {self.ae_code_noise}.")
+    if self.ae_code_noise_start is not None and not (
+        self.ae_code_noise_start >= self.ae_code_noise > 0):
+      raise ValueError("ae_code_noise_start needs 0 < ae_code_noise <= ae_code_noise_start, got "
+                       f"{self.ae_code_noise} and {self.ae_code_noise_start}.")
+    if not 0 < self.ae_code_noise_anneal <= 1:
+      raise ValueError(f"ae_code_noise_anneal must be in (0, 1], got {self.ae_code_noise_anneal}.")
     if self.ae_restarts < 1:
       raise ValueError(f"ae_restarts must be >= 1, got {self.ae_restarts}.")
+    if self.adversary not in ADVERSARIES:
+      raise ValueError(f"Unknown adversary {self.adversary!r}; valid: {ADVERSARIES}.")
+    if self.adversary == "sinkhorn" and not self.adv_epsilon > 0:
+      raise ValueError(f"adv_epsilon must be > 0, got {self.adv_epsilon}.")
     if self.gmm_covariance not in gmm.COVARIANCE_TYPES:
       raise ValueError(f"Unknown gmm_covariance {self.gmm_covariance!r}; "
                        f"valid: {gmm.COVARIANCE_TYPES}.")
@@ -147,6 +168,17 @@ def ae_optimizer(cfg: ClusteringConfig) -> optax.GradientTransformation:
   if cfg.ae_lr_schedule == "constant":
     return _adam(cfg.ae_lr)
   raise ValueError(f"Unknown ae_lr_schedule {cfg.ae_lr_schedule!r}; valid: {AE_LR_SCHEDULES}.")
+
+
+def code_noise_schedule(cfg: ClusteringConfig) -> float | optax.Schedule:
+  """Step 1's code noise: ``ae_code_noise``, or with ``ae_code_noise_start`` a cosine decay from
+  ``ae_code_noise_start`` to ``ae_code_noise`` over the first ``ae_code_noise_anneal`` fraction
+  of ``ae_steps`` (then constant)."""
+  if cfg.ae_code_noise_start is None:
+    return cfg.ae_code_noise
+  return optax.cosine_decay_schedule(
+      cfg.ae_code_noise_start, max(int(cfg.ae_code_noise_anneal * cfg.ae_steps), 1),
+      alpha=cfg.ae_code_noise / cfg.ae_code_noise_start)
 
 
 def select_restart(states: Any, losses: jax.typing.ArrayLike) -> tuple[Any, jax.Array]:
@@ -190,7 +222,7 @@ def train_autoencoder(key: jax.Array, x: jax.Array, cfg: ClusteringConfig, num_c
   def one(k):
     state = wamic.create_state(k, ae, critic, x[:2], num_clusters, ae_optimizer(cfg),
                                concat=cfg.concat)
-    step = functools.partial(wamic.autoencoder_step, code_noise=cfg.ae_code_noise)
+    step = functools.partial(wamic.autoencoder_step, code_noise=code_noise_schedule(cfg))
     return run_steps(step, state, jax.random.fold_in(k, 1), cfg.ae_steps,
                      _sampler(x, (cfg.batch_size,)))
 
@@ -213,17 +245,25 @@ def with_output_noise(state: wamic.WamicState, x: jax.Array, cfg: ClusteringConf
 
 def adversarial_phase(key: jax.Array, state: wamic.WamicState, x: jax.Array,
                       cfg: ClusteringConfig) -> tuple[wamic.WamicState, dict]:
-  """Step 3: critic warm-start then the joint critic / generator phase."""
-  steps = wamic.partial_steps(num_per_component=cfg.adv_per_component, num_critic=cfg.num_critic,
-                              gp_weight=cfg.gp_weight, concat=cfg.concat,
-                              train_proportions=cfg.train_proportions)
+  """Step 3: critic warm-start then the joint critic / generator phase (``adversary="critic"``),
+  or ``adv_steps`` descent steps on the minibatch Sinkhorn divergence (``"sinkhorn"``)."""
+  if cfg.adversary not in ADVERSARIES:
+    raise ValueError(f"Unknown adversary {cfg.adversary!r}; valid: {ADVERSARIES}.")
   k = wamic.mixture_params(state).num_components
   b = k * cfg.adv_per_component
-  state = wamic.set_optimizer(state, _adam(cfg.critic_lr, 0.5, 0.9), ("critic",))
   gen_parts = ("decoder",) + (("encoder",) if cfg.concat else ())
   state = wamic.set_optimizer(state, _adam(cfg.adv_lr, 0.5, 0.9), gen_parts)
   mix_lr = cfg.adv_lr if cfg.mixture_lr is None else cfg.mixture_lr
   state = wamic.set_optimizer(state, _adam(mix_lr, 0.5, 0.9), ("mixture",))
+  if cfg.adversary == "sinkhorn":
+    step = functools.partial(wamic.ot_generator_step, num_per_component=cfg.adv_per_component,
+                             epsilon=cfg.adv_epsilon, num_iters=cfg.adv_sinkhorn_iters,
+                             concat=cfg.concat, train_proportions=cfg.train_proportions)
+    return run_steps(step, state, key, cfg.adv_steps, _sampler(x, (b,)))
+  steps = wamic.partial_steps(num_per_component=cfg.adv_per_component, num_critic=cfg.num_critic,
+                              gp_weight=cfg.gp_weight, concat=cfg.concat,
+                              train_proportions=cfg.train_proportions)
+  state = wamic.set_optimizer(state, _adam(cfg.critic_lr, 0.5, 0.9), ("critic",))
   k_warm, k_adv = jax.random.split(key)
   state, warm = run_steps(steps["critic"], state, k_warm, cfg.critic_warmup_steps,
                           _sampler(x, (b,)))

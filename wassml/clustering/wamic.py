@@ -9,6 +9,8 @@ combined :class:`WamicState` (encoder, decoder, mixture and critic train states)
    (decoder and mixture, plus the encoder for GeWaC) minimise the WGAN-GP estimate of
    ``W(data, generated)``, generated ``y_k = D(S_k e + m_k)`` weighted by ``pi_k`` (eq. 9-12);
    :func:`adversarial_step` chains ``num_critic`` critic steps and one generator step.
+   :func:`ot_generator_step` is a critic-free alternative (not in the paper): decoder and mixture
+   descend the minibatch Sinkhorn divergence between data and generated points.
 4. :func:`encoder_step`: a new encoder against the fixed decoder (MSE), then MAP clustering in code
    space (:func:`predict`).
 
@@ -164,29 +166,33 @@ def reconstruction_loss(x: jax.Array, x_hat: jax.Array) -> jax.Array:
   return jnp.mean(jnp.square(_flat(x_hat) - _flat(x)))
 
 
-def perturb_codes(rng: jax.Array, z: jax.Array, code_noise: float) -> jax.Array:
+def perturb_codes(rng: jax.Array, z: jax.Array, code_noise: float | jax.Array) -> jax.Array:
   """``z + code_noise * s * e`` with ``e ~ N(0, I)`` and ``s [d]`` the batch standard deviation of
   the codes ``z [B, d]`` (so the noise is relative to the code scale and rescaling the codes
-  cannot escape it; gradients flow through ``s``)."""
-  if not code_noise:
+  cannot escape it; gradients flow through ``s``). ``code_noise`` may be traced (a schedule's
+  value); a Python 0 returns ``z`` unchanged."""
+  if isinstance(code_noise, (int, float)) and not code_noise:
     return z
   s = jnp.sqrt(jnp.mean(jnp.square(z - jnp.mean(z, 0)), 0) + 1e-12)
   return z + code_noise * s * jax.random.normal(rng, z.shape, z.dtype)
 
 
 def autoencoder_step(state: WamicState, batch: jax.Array, rng: jax.Array, *,
-                     code_noise: float = 0.0) -> tuple[WamicState, dict]:
+                     code_noise: float | optax.Schedule = 0.0) -> tuple[WamicState, dict]:
   """One MSE step on encoder and decoder (step 1). ``batch``: ``x [B, D]``.
 
   ``code_noise = 0`` is the vanilla auto-encoder of the paper. ``code_noise > 0`` decodes
   :func:`perturb_codes` (noise relative to the batch code scale): the decoder must then be smooth
   on the scale of the noise where the data lie, which spreads the codes of each dense region and
   opens gaps between separated regions of the data (a regularised auto-encoder, not in the paper).
+  A callable ``code_noise`` is a schedule of the encoder's step count (annealing: a large noise
+  first lays out the coarse order of the data along the code, a small one then refines it).
   The ``mse`` metric is the loss actually minimised (with the noise).
   """
+  noise = code_noise(state.encoder.step) if callable(code_noise) else code_noise
 
   def loss_fn(enc, dec):
-    z = perturb_codes(rng, encode(state, batch, enc), code_noise)
+    z = perturb_codes(rng, encode(state, batch, enc), noise)
     return reconstruction_loss(batch, decode(state, z, dec))
 
   loss, (g_enc, g_dec) = jax.value_and_grad(loss_fn, argnums=(0, 1))(state.encoder.params,
@@ -295,6 +301,27 @@ def critic_step(state: WamicState, batch: jax.Array, rng: jax.Array, *, num_per_
                                                                         "w1": w1}
 
 
+def _generator_update(state: WamicState, batch: jax.Array, rng: jax.Array, loss_of, *,
+                      num_per_component: int, concat: bool, train_proportions: bool
+                      ) -> tuple[WamicState, jax.Array]:
+  """One descent step of decoder and mixture (and encoder with ``concat``) on
+  ``loss_of(real [B, F], fake [K n, F], weights [K n])``; returns ``(state, loss)``."""
+
+  def loss_fn(enc, dec, mix_tree):
+    mix = mix_tree["mixture"]
+    if not train_proportions:
+      mix = mix.replace(logits=jax.lax.stop_gradient(mix.logits))
+    return loss_of(*_real_fake(state, batch, rng, num_per_component, concat, enc, dec, mix))
+
+  loss, (g_enc, g_dec, g_mix) = jax.value_and_grad(loss_fn, argnums=(0, 1, 2))(
+      state.encoder.params, state.decoder.params, state.mixture.params)
+  new = state.replace(decoder=state.decoder.apply_gradients(grads=g_dec),
+                      mixture=state.mixture.apply_gradients(grads=g_mix))
+  if concat:
+    new = new.replace(encoder=state.encoder.apply_gradients(grads=g_enc))
+  return new, loss
+
+
 def generator_step(state: WamicState, batch: jax.Array, rng: jax.Array, *, num_per_component: int,
                    concat: bool = False, train_proportions: bool = True
                    ) -> tuple[WamicState, dict]:
@@ -304,21 +331,35 @@ def generator_step(state: WamicState, batch: jax.Array, rng: jax.Array, *, num_p
   mixture; with ``concat`` the real term ``f([x, E(x)])`` depends on the encoder).
   """
   critic = _critic_fn(state)
-
-  def loss_fn(enc, dec, mix_tree):
-    mix = mix_tree["mixture"]
-    if not train_proportions:
-      mix = mix.replace(logits=jax.lax.stop_gradient(mix.logits))
-    real, fake, w = _real_fake(state, batch, rng, num_per_component, concat, enc, dec, mix)
-    return jnp.mean(critic(real)) - jnp.sum(w * critic(fake))
-
-  w1, (g_enc, g_dec, g_mix) = jax.value_and_grad(loss_fn, argnums=(0, 1, 2))(
-      state.encoder.params, state.decoder.params, state.mixture.params)
-  new = state.replace(decoder=state.decoder.apply_gradients(grads=g_dec),
-                      mixture=state.mixture.apply_gradients(grads=g_mix))
-  if concat:
-    new = new.replace(encoder=state.encoder.apply_gradients(grads=g_enc))
+  new, w1 = _generator_update(
+      state, batch, rng, lambda real, fake, w: jnp.mean(critic(real)) - jnp.sum(w * critic(fake)),
+      num_per_component=num_per_component, concat=concat, train_proportions=train_proportions)
   return new, {"generator_w1": w1}
+
+
+def ot_generator_step(state: WamicState, batch: jax.Array, rng: jax.Array, *,
+                      num_per_component: int, epsilon: float, num_iters: int = 200,
+                      concat: bool = False, train_proportions: bool = True
+                      ) -> tuple[WamicState, dict]:
+  """One descent step of decoder and mixture on the minibatch Sinkhorn divergence (no critic).
+
+  The critic-free alternative to :func:`adversarial_step` (not in the paper): the generator
+  minimises ``S_eps(x, sum_k pi_k y_k)``, the debiased Sinkhorn divergence
+  (:func:`wassml.ot.sinkhorn_divergence`, squared Euclidean cost, log-domain) between the real
+  minibatch ``batch: x [B, D]`` (uniform weights) and ``K * num_per_component`` generated points
+  weighted ``pi_k / n``. Gradients follow the envelope theorem: to the generated points through the
+  plans, to the proportions through the dual potentials. A critic's estimate is biased where the
+  critic is not at its optimum; this one is not (up to minibatch and entropic bias: small
+  minibatches favour shrunken generators), so the phase does not depend on a critic keeping up.
+  With ``concat`` the points are ``[x, E(x)]`` and ``[D(z), z]`` and the encoder is trained too.
+  Metrics: ``sinkhorn_divergence``, ``max_proportion``.
+  """
+  div_fn = lambda real, fake, w: ot.sinkhorn_divergence(real, fake, None, w, epsilon=epsilon,
+                                                        num_iters=num_iters, mode="log")
+  new, div = _generator_update(state, batch, rng, div_fn, num_per_component=num_per_component,
+                               concat=concat, train_proportions=train_proportions)
+  return new, {"sinkhorn_divergence": div,
+               "max_proportion": jnp.max(mixture.proportions(mixture_params(new)))}
 
 
 def adversarial_step(state: WamicState, batch: jax.Array, rng: jax.Array, *,
