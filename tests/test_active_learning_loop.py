@@ -81,6 +81,12 @@ def test_egl_matches_per_example_gradient_norms(trained, digits):
   x = digits[0][:3]
   apply = trained.eval_apply
   got = scores.egl_scores(apply, trained.variables, x)
+  # Both loops give the same scores (the host loop is the CPU default).
+  np.testing.assert_allclose(scores.egl_scores(apply, trained.variables, x, loop="map"),
+                             scores.egl_scores(apply, trained.variables, x, loop="host"), rtol=1e-5)
+  with pytest.raises(ValueError, match="unknown loop='vmap'"):
+    scores.egl_scores(apply, trained.variables, x, loop="vmap")
+  assert scores.egl_scores(apply, trained.variables, x[:0]).shape == (0,)
   for i in range(3):
     p = jax.nn.softmax(apply(trained.variables, x[i : i + 1])[0])
     want = 0.0

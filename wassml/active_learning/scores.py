@@ -54,14 +54,16 @@ def committee_margin_scores(probs: ArrayLike) -> jax.Array:
   return jnp.sum(probs.max(axis=-1) - p_label, axis=0)
 
 
-@functools.lru_cache(maxsize=None)
-def _egl_fn(apply_fn: Callable[..., jax.Array]):
-  """Compiled ``(variables, x [c, ...]) -> EGL [c]``, one example after another (``lax.map``).
+EGL_LOOPS = ("map", "host", "auto")
 
-  Per example: one forward pass and ONE vjp, vmapped over the ``K`` cotangents
-  ``d CE(x, k) / d logits = p - e_k``. Only the cotangent is batched there, so the weight
-  gradients of convolutions stay plain convolutions; vmapping ``grad`` over examples instead
-  batches both operands, which XLA:CPU runs as grouped convolutions (2.7x slower for LeNet5).
+
+def _egl_example(apply_fn: Callable[..., jax.Array]):
+  """``(variables, x [...]) -> EGL`` of one example.
+
+  One forward pass and ONE vjp, vmapped over the ``K`` cotangents ``d CE(x, k) / d logits =
+  p - e_k``. Only the cotangent is batched there, so the weight gradients of convolutions stay
+  plain convolutions; vmapping ``grad`` over examples instead batches both operands, which
+  XLA:CPU runs as grouped convolutions (2.7x slower for LeNet5).
   """
   def one(variables, x):
     logits, vjp = jax.vjp(lambda v: apply_fn(v, x[None])[0], variables)
@@ -71,10 +73,24 @@ def _egl_fn(apply_fn: Callable[..., jax.Array]):
     sq = sum(jnp.sum(jnp.square(l).reshape(l.shape[0], -1), axis=1) for l in jax.tree.leaves(g))
     return jnp.sum(p * jnp.sqrt(sq))
 
+  return one
+
+
+@functools.lru_cache(maxsize=None)
+def _egl_fn(apply_fn: Callable[..., jax.Array]):
+  """Compiled ``(variables, x [c, ...]) -> EGL [c]``, one example after another (``lax.map``)."""
+  one = _egl_example(apply_fn)
   return jax.jit(lambda variables, xs: jax.lax.map(lambda xi: one(variables, xi), xs))
 
 
-def egl_scores(apply_fn: Callable[..., jax.Array], variables: Any, x: ArrayLike, *, chunk_size: int = 128) -> jax.Array:
+@functools.lru_cache(maxsize=None)
+def _egl_host_fn(apply_fn: Callable[..., jax.Array]):
+  """Compiled ``(variables, x [...]) -> EGL`` of one example (the host loop calls it per example)."""
+  return jax.jit(_egl_example(apply_fn))
+
+
+def egl_scores(apply_fn: Callable[..., jax.Array], variables: Any, x: ArrayLike, *,
+               chunk_size: int = 128, loop: str = "auto") -> jax.Array:
   """Expected gradient length ``[n]`` of ``x: [n, ...]``: ``sum_k p(k|x) ||grad_theta CE(x, k)||``.
 
   Args:
@@ -82,10 +98,27 @@ def egl_scores(apply_fn: Callable[..., jax.Array], variables: Any, x: ArrayLike,
       hashable and stable across calls (e.g. built once per module) to reuse the compilation.
     variables: the variables differentiated (all parameters).
     x: candidates.
-    chunk_size: examples per compiled call (the last chunk is padded: one program for any ``n``).
+    chunk_size: examples per compiled call with ``loop="map"`` (the last chunk is padded: one
+      program for any ``n``).
+    loop: ``"map"``: ``lax.map`` over the examples of a chunk inside one program. ``"host"``:
+      Python calls one compiled per-example program. ``"auto"``: host on CPU, map elsewhere.
+      XLA:CPU lays out the weight-gradient convolutions of a program inside a ``while`` loop
+      (``lax.map`` is one) in a slow non-canonical layout (see
+      :mod:`wassml.active_learning.training`): on 256 images the map path took 1.6x (LeNet5) and
+      4.5x (SmallCNN) the host loop's time (``experiments/active_learning/bench_egl.py``).
+
+  Raises:
+    ValueError: an unknown ``loop``.
   """
-  f = _egl_fn(apply_fn)
+  if loop not in EGL_LOOPS:
+    raise ValueError(f"egl_scores: unknown loop={loop!r}; valid: {list(EGL_LOOPS)}")
   x = jnp.asarray(x, jnp.float32)
+  if x.shape[0] == 0:
+    return jnp.zeros((0,), jnp.float32)
+  if loop == "host" or (loop == "auto" and jax.default_backend() == "cpu"):
+    f1 = _egl_host_fn(apply_fn)
+    return jnp.stack([f1(variables, xi) for xi in x])
+  f = _egl_fn(apply_fn)
   n = x.shape[0]
   size = min(chunk_size, n)
   out = []
