@@ -33,6 +33,21 @@ def _with_mixture(state, x, k=2):
   return wamic.init_mixture(state, mixture.from_gmm(g))
 
 
+def _trained_with_mixture():
+  """The tiny auto-encoder after 150 steps of step 1, with the EM mixture of its codes."""
+  state, x = _state(lr=3e-3)
+  ae_step = jax.jit(wamic.autoencoder_step)
+  for i in range(150):
+    state, _ = ae_step(state, x, jax.random.key(i))
+  return _with_mixture(state, x), x
+
+
+def _w2(st, x, key):
+  """Exact ``W_2`` between 200 decoded mixture draws and the data."""
+  z, _ = mixture.sample(key, wamic.mixture_params(st), 200)
+  return float(ot.wasserstein(wamic.decode(st, z), jnp.asarray(x), p=2))
+
+
 def _changed(a, b):
   return any(not np.allclose(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
@@ -145,25 +160,16 @@ def test_adversarial_phase_reduces_exact_wasserstein():
   generator steps move the decoder the wrong way (W2 2.44 -> 2.4-2.9 on keys 3-5; with 200
   steps 2.44 -> 1.04-1.16).
   """
-  state, x = _state(lr=3e-3)
-  ae_step = jax.jit(wamic.autoencoder_step)
-  for i in range(150):
-    state, _ = ae_step(state, x, jax.random.key(i))
-  state = _with_mixture(state, x)
+  state, x = _trained_with_mixture()
   mix = wamic.mixture_params(state)
   state = wamic.init_mixture(state, mix.replace(means=mix.means + 1.5))
-
-  def w2(st, key):
-    z, _ = mixture.sample(key, wamic.mixture_params(st), 200)
-    return float(ot.wasserstein(wamic.decode(st, z), jnp.asarray(x), p=2))
-
-  before = np.mean([w2(state, jax.random.key(100 + i)) for i in range(3)])
+  before = np.mean([_w2(state, x, jax.random.key(100 + i)) for i in range(3)])
   cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=2, hidden=(16,), critic_hidden=(16, 16),
                                   critic_warmup_steps=200, adv_steps=150, adv_per_component=16,
                                   adv_lr=3e-3, critic_lr=3e-3, num_critic=3)
   state, m = jax.jit(lambda s: pipeline.adversarial_phase(jax.random.key(3), s, jnp.asarray(x),
                                                           cfg))(state)
-  after = np.mean([w2(state, jax.random.key(100 + i)) for i in range(3)])
+  after = np.mean([_w2(state, x, jax.random.key(100 + i)) for i in range(3)])
   assert after < 0.7 * before, (before, after)
   assert np.all(np.isfinite(np.asarray(m["w1"])))
 
@@ -182,22 +188,9 @@ def test_ot_generator_step_updates_the_right_parts(concat):
   assert _changed(state.encoder.params, new.encoder.params) == concat
 
 
-def _misplaced(x_scale=1.0):
-  state, x = _state(lr=3e-3)
-  ae_step = jax.jit(wamic.autoencoder_step)
-  for i in range(150):
-    state, _ = ae_step(state, x, jax.random.key(i))
-  return _with_mixture(state, x), x
-
-
-def _w2(st, x, key):
-  z, _ = mixture.sample(key, wamic.mixture_params(st), 200)
-  return float(ot.wasserstein(wamic.decode(st, z), jnp.asarray(x), p=2))
-
-
 def test_sinkhorn_adversary_reduces_exact_wasserstein():
   """Step 3 without a critic: a misplaced mixture mean is pulled back (exact W2 at least halved)."""
-  state, x = _misplaced()
+  state, x = _trained_with_mixture()
   mix = wamic.mixture_params(state)
   state = wamic.init_mixture(state, mix.replace(means=mix.means + 1.5))
   before = np.mean([_w2(state, x, jax.random.key(100 + i)) for i in range(3)])
@@ -216,7 +209,7 @@ def test_sinkhorn_adversary_moves_the_proportions_towards_the_data():
   """Only the proportions are trained (decoder, means and scales frozen): data whose clusters
   hold 75% / 25% of the points pull 50% / 50% proportions to about 75% / 25% through the
   gradient of the divergence in the weights (the dual potentials of the envelope theorem)."""
-  state, x = _misplaced()
+  state, x = _trained_with_mixture()
   c = np.asarray(wamic.predict(state, x))
   big = int(np.argmax(np.bincount(c, minlength=2)))
   xb, xs = x[c == big], x[c != big]

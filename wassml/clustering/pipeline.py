@@ -41,6 +41,11 @@ SELECTION_RULES = ("min", "one_se")
 ADVERSARIES = ("critic", "sinkhorn")
 
 
+def _check_adversary(adversary: str) -> None:
+  if adversary not in ADVERSARIES:
+    raise ValueError(f"Unknown adversary {adversary!r}; valid: {ADVERSARIES}.")
+
+
 @dataclasses.dataclass(frozen=True)
 class ClusteringConfig:
   """Static settings of :func:`run` (hashable, so it can be a static argument).
@@ -126,8 +131,7 @@ class ClusteringConfig:
       raise ValueError(f"ae_code_noise_anneal must be in (0, 1], got {self.ae_code_noise_anneal}.")
     if self.ae_restarts < 1:
       raise ValueError(f"ae_restarts must be >= 1, got {self.ae_restarts}.")
-    if self.adversary not in ADVERSARIES:
-      raise ValueError(f"Unknown adversary {self.adversary!r}; valid: {ADVERSARIES}.")
+    _check_adversary(self.adversary)
     if self.adversary == "sinkhorn" and not self.adv_epsilon > 0:
       raise ValueError(f"adv_epsilon must be > 0, got {self.adv_epsilon}.")
     if self.gmm_covariance not in gmm.COVARIANCE_TYPES:
@@ -247,8 +251,7 @@ def adversarial_phase(key: jax.Array, state: wamic.WamicState, x: jax.Array,
                       cfg: ClusteringConfig) -> tuple[wamic.WamicState, dict]:
   """Step 3: critic warm-start then the joint critic / generator phase (``adversary="critic"``),
   or ``adv_steps`` descent steps on the minibatch Sinkhorn divergence (``"sinkhorn"``)."""
-  if cfg.adversary not in ADVERSARIES:
-    raise ValueError(f"Unknown adversary {cfg.adversary!r}; valid: {ADVERSARIES}.")
+  _check_adversary(cfg.adversary)
   k = wamic.mixture_params(state).num_components
   b = k * cfg.adv_per_component
   gen_parts = ("decoder",) + (("encoder",) if cfg.concat else ())
