@@ -205,6 +205,24 @@ def test_sinkhorn_adversary_reduces_exact_wasserstein():
   assert np.all(np.isfinite(div)) and div[-10:].mean() < 0.5 * div[:10].mean()
 
 
+def test_sinkhorn_adversary_on_a_padded_mixture_stays_finite():
+  """Model selection pads every mixture to max(ks) with zero-weight components. Their zero
+  weights in the Sinkhorn divergence gave NaN gradients (xlogy's 0/0), every padded K's
+  parameters became NaN and its exact W came out as 0 (a dev run "selected" K = 2 on every
+  seed); the step must stay finite and keep the padding at zero weight."""
+  state, x = _trained_with_mixture()
+  state = wamic.init_mixture(state, mixture.pad(wamic.mixture_params(state), 4))
+  cfg = pipeline.ClusteringConfig(num_clusters=4, code_dim=2, hidden=(16,), adversary="sinkhorn",
+                                  adv_epsilon=0.05, adv_steps=20, adv_per_component=8,
+                                  adv_lr=3e-3)
+  state, m = jax.jit(lambda s: pipeline.adversarial_phase(jax.random.key(3), s, jnp.asarray(x),
+                                                          cfg))(state)
+  assert all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree.leaves((state.decoder.params, state.mixture.params)))
+  assert np.all(np.isfinite(np.asarray(m["sinkhorn_divergence"])))
+  props = np.asarray(mixture.proportions(wamic.mixture_params(state)))
+  assert props[2:].max() < 1e-6 and abs(props.sum() - 1) < 1e-5, props
+
+
 def test_sinkhorn_adversary_moves_the_proportions_towards_the_data():
   """Only the proportions are trained (decoder, means and scales frozen): data whose clusters
   hold 75% / 25% of the points pull 50% / 50% proportions to about 75% / 25% through the
@@ -421,6 +439,12 @@ def test_wasserstein_score_uses_the_whole_heldout_set_when_asked():
                            state, 20, stratified=True)
   ref = ot.wasserstein(y, xh, p=1.0, solver=functools.partial(ot.emd, method="host"))
   np.testing.assert_allclose(w[0], ref, rtol=1e-4)
+  # A generator with NaN parameters scores NaN, not the 0 the exact solver returns on NaN costs.
+  broken = state.replace(decoder=state.decoder.replace(params=jax.tree.map(
+      lambda v: jnp.full_like(v, jnp.nan), state.decoder.params)))
+  w = pipeline.wasserstein_score(jax.random.key(0), broken, xh, num_samples=50, num_batches=2,
+                                 p=1.0)
+  assert bool(jnp.all(jnp.isnan(w))), w
 
 
 def test_critic_score_ranks_a_misplaced_mixture_higher():

@@ -128,6 +128,35 @@ def test_unroll_gradient_matches_finite_differences(x64):
   np.testing.assert_allclose(float(jnp.dot(g, db)), float(fd), rtol=1e-6)
 
 
+@pytest.mark.parametrize("grad_mode", ["envelope", "unroll"])
+@pytest.mark.parametrize("mode", ["kernel", "log"])
+def test_gradient_at_a_zero_weight_is_finite_and_one_sided(x64, mode, grad_mode):
+  # A probability vector with exact zeros (a softmax that underflowed, a masked point): the
+  # gradient in the weights was NaN (xlogy's 0/0) in every mode. It must be the one-sided
+  # derivative into the simplex, for OT(a, b) and for the self term OT(b, b) of a debiased
+  # divergence, and the plan entropy must not give 0 * -inf in unroll mode.
+  cost = 1.0 - jnp.eye(4)
+  a = jnp.array([0.6, 0.0, 0.3, 0.1])
+  b = jnp.array([0.9, 0.1, 0.0, 0.0])
+  iters = 3000 if grad_mode == "envelope" else 400
+  solve = lambda x, y: wot.sinkhorn(cost, x, y, epsilon=0.5, num_iters=iters, tol=1e-13,
+                                    mode=mode, grad_mode=grad_mode).objective
+  h = 1e-6
+  move = jnp.array([0.0, -1.0, 1.0, 0.0])  # mass from class 1 into the empty class 2
+  for name, f in {"ab": lambda q: solve(a, q), "bb": lambda q: solve(q, q)}.items():
+    g = jax.grad(f)(b)
+    assert bool(jnp.all(jnp.isfinite(g))), (name, g)
+    fd = (f(b + h * move) - f(b)) / h
+    np.testing.assert_allclose(float(jnp.dot(g, move)), float(fd), atol=1e-4, err_msg=name)
+  if grad_mode == "unroll":  # unbalanced unroll: d b^fi / db = inf at 0 (documented)
+    return
+  for convention in ("entropy", "kl"):
+    gu = jax.grad(lambda q: wot.unbalanced_sinkhorn(
+        cost, a, q, epsilon=0.5, rho=1.0, convention=convention, num_iters=50, mode=mode,
+        grad_mode=grad_mode).objective)(b)
+    assert bool(jnp.all(jnp.isfinite(gu))), (convention, gu)
+
+
 @pytest.mark.parametrize("solver", [
     functools.partial(wot.sinkhorn, epsilon=0.05),
     functools.partial(wot.unbalanced_sinkhorn, epsilon=0.1, rho=1.0),

@@ -342,6 +342,21 @@ def test_debiased_label_ot_is_zero_and_stationary_at_q_equals_p():
   assert np.all(np.asarray(deb(p, jnp.asarray(rng.normal(size=(6, 5)), jnp.float32))) > 0)
 
 
+@pytest.mark.parametrize("debiased", [False, True])
+def test_label_ot_gradient_is_finite_when_the_softmax_underflows(debiased):
+  """Confident logits make float32 softmax entries exactly 0; WAR's divergence and its gradient
+  must stay finite there (the debiased one gave NaN gradients, xlogy's 0/0, which killed a
+  training run of tune_v3's stage 7 at epoch 57 with no error)."""
+  cost = reg.uniform_ground_cost(4)
+  div = reg.label_ot_divergence(cost, epsilon=0.2, num_iters=20, debiased=debiased,
+                                mode="kernel")
+  p = jax.nn.softmax(jnp.array([[30.0, 0.0, -90.0, 0.0], [0.0, 200.0, 0.0, 0.0]]))
+  logits = jnp.array([[30.0, 1.0, -95.0, 0.0], [0.0, 190.0, 3.0, 0.0]])
+  assert float(jnp.min(jax.nn.softmax(logits))) == 0.0  # the case under test: exact zeros
+  val, grad = jax.value_and_grad(lambda z: jnp.sum(div(p, z)))(logits)
+  assert bool(jnp.isfinite(val)) and bool(jnp.all(jnp.isfinite(grad))), (val, grad)
+
+
 def test_adversarial_direction_increases_debiased_label_ot():
   cost = reg.embedding_ground_cost(np.random.default_rng(0).normal(size=(5, 3)))
   _check_increases(reg.label_ot_divergence(cost, epsilon=0.05, num_iters=20, debiased=True))

@@ -163,7 +163,15 @@ def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.
       key, xx, xxh, cfg, ks, num_samples=num_samples, num_batches=num_batches, rule=rule, p=p,
       stratified=stratified, ae_state=st, **score_kwargs)
   axes = (0, None, None, None if ae_states is None else 0)
-  return _to_numpy_tree(jax.jit(jax.vmap(fn, in_axes=axes))(keys, xj, xhj, ae_states))
+  out = _to_numpy_tree(jax.jit(jax.vmap(fn, in_axes=axes))(keys, xj, xhj, ae_states))
+  bad = ~np.isfinite(np.asarray(out["w"])).all(-1)  # [seeds, len(ks)]
+  if bad.any():
+    seeds, which = np.nonzero(bad)
+    raise FloatingPointError(
+        "model selection: non-finite Wasserstein scores (a generator with NaN parameters) for "
+        + ", ".join(f"seed {s} K={ks[i]}" for s, i in zip(seeds, which))
+        + "; lower the step-3 learning rates or check the data.")
+  return out
 
 
 def code_label_runs(codes: np.ndarray, y: np.ndarray) -> int:

@@ -402,7 +402,10 @@ def wasserstein_score(key: jax.Array, state: wamic.WamicState, x_heldout: jax.Ar
     k_gen, k_idx = jax.random.split(key)
     y, _ = wamic.sample_data(k_gen, state, n, stratified=stratified)
     held = x_heldout if full else x_heldout[jax.random.choice(k_idx, n_held, (n,), replace=False)]
-    return ot.wasserstein(y, held, p=p, solver=_HOST_EMD)
+    w = ot.wasserstein(y, held, p=p, solver=_HOST_EMD)
+    # A generator with non-finite parameters must not score (the exact solver returns 0 on a
+    # NaN cost): NaN, for the caller to report.
+    return jnp.where(jnp.all(jnp.isfinite(y)), w, jnp.nan)
 
   return jax.vmap(one)(jax.random.split(key, num_batches))
 

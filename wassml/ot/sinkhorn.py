@@ -31,7 +31,7 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import logsumexp, xlogy
+from jax.scipy.special import logsumexp
 from jax.typing import ArrayLike
 
 from wassml.ot.checks import prepare_problem
@@ -52,8 +52,28 @@ def default_tol(dtype) -> float:
 
 
 def generalized_kl(p: jax.Array, q: jax.Array) -> jax.Array:
-  """``KL(p|q) = sum p log(p/q) - p + q`` (elementwise, summed)."""
-  return jnp.sum(xlogy(p, p) - xlogy(p, q) - p + q)
+  """``KL(p|q) = sum p log(p/q) - p + q`` (elementwise, summed; ``0 log(0/q) = 0``).
+
+  Differentiable where entries are zero: ``xlogy``'s gradient ``p / q`` is ``0/0 = NaN`` where
+  ``p = q = 0`` (a class of probability 0, a plan entry that underflowed), so the logs are taken
+  of masked values and the masked entries contribute ``- p + q`` only (gradient 1 in ``q``).
+  """
+  pos = p > 0
+  p_safe = jnp.where(pos, p, 1.0)
+  q_safe = jnp.where(pos, q, 1.0)
+  return jnp.sum(jnp.where(pos, p * (jnp.log(p_safe) - jnp.log(q_safe)), 0.0) - p + q)
+
+
+def _plan_kl(P: jax.Array, ref: jax.Array) -> jax.Array:
+  """``KL(P | ref)`` for a plan that is zero wherever ``ref = a b^T`` is. Those entries add
+  nothing, to the value or to the gradient: their ``ref - P`` would add ``d/db_j = sum_i a_i``,
+  which the limit ``b_j -> 0`` does not have."""
+  live = ref > 0
+  pos = live & (P > 0)
+  P_safe = jnp.where(pos, P, 1.0)
+  ref_safe = jnp.where(pos, ref, 1.0)
+  return jnp.sum(jnp.where(pos, P * (jnp.log(P_safe) - jnp.log(ref_safe)), 0.0)
+                 + jnp.where(live, ref - P, 0.0))
 
 
 def _check_settings(epsilon, mode, grad_mode, num_iters, check_every, cost=None):
@@ -194,15 +214,20 @@ def _sinkhorn(cost, a, b, epsilon, num_iters, tol, mode, check_every, grad_mode)
   eps = epsilon
   P = plan_from_potentials(cost if grad_mode == "unroll" else jax.lax.stop_gradient(cost),
                            F, G, eps)
-  # Potentials w.r.t. the reference a b^T: P = a b^T exp((f + g - C)/eps).
-  f = jnp.where(a > 0, F - eps * jnp.log(jnp.where(a > 0, a, 1.0)), 0.0)
-  g = jnp.where(b > 0, G - eps * jnp.log(jnp.where(b > 0, b, 1.0)), 0.0)
+  # Potentials w.r.t. the reference a b^T: P = a b^T exp((f + g - C)/eps). Where a weight is
+  # zero its scaling is -inf; its potential is the soft c-transform of the other side's
+  # (the value every potential takes at convergence), so that d objective / d b_j = g_j holds at
+  # b_j = 0 too (a class of probability 0, a masked point) instead of a NaN or a 0.
+  g_ext = -eps * logsumexp((F[:, None] - cost) / eps, axis=0)
+  f_ext = -eps * logsumexp((G[None, :] - cost) / eps, axis=1)
+  f = jnp.where(a > 0, F - eps * jnp.log(jnp.where(a > 0, a, 1.0)), f_ext)
+  g = jnp.where(b > 0, G - eps * jnp.log(jnp.where(b > 0, b, 1.0)), g_ext)
   if grad_mode == "envelope":
     P = jax.lax.stop_gradient(P)
     f = jax.lax.stop_gradient(f)
     g = jax.lax.stop_gradient(g)
   transport = jnp.sum(P * cost)
-  kl = generalized_kl(P, a[:, None] * b[None, :])
+  kl = _plan_kl(P, a[:, None] * b[None, :])
   objective = (transport + eps * kl + jnp.dot(f, a - jnp.sum(P, 1))
                + jnp.dot(g, b - jnp.sum(P, 0)))
   return OTResult(cost=transport, plan=P, objective=objective, f=f, g=g,

@@ -31,12 +31,11 @@ from typing import Optional
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import xlogy
 from jax.typing import ArrayLike
 
 from wassml.ot.checks import prepare_problem
 from wassml.ot.result import OTResult
-from wassml.ot.sinkhorn import (_check_settings, generalized_kl, plan_from_potentials,
+from wassml.ot.sinkhorn import (_check_settings, _plan_kl, generalized_kl, plan_from_potentials,
                                 scaling_solve)
 from wassml.utils import checks as uc
 
@@ -66,7 +65,11 @@ def _unbalanced(cost, a, b, epsilon, rho, convention, num_iters, tol, mode, chec
     g = jnp.where(jnp.isfinite(G), G, 0.0)
   transport = jnp.sum(P * cost)
   # entropy: Omega(P) = sum P log P - P (POT's negative entropy, KL(P|11^T) - n m).
-  reg = (jnp.sum(xlogy(P, P) - P) if ref is None else generalized_kl(P, ref))
+  if ref is None:  # P log P with 0 log 0 = 0 and no 0 * -inf in its gradient (unroll mode)
+    pos = P > 0
+    reg = jnp.sum(jnp.where(pos, P * jnp.log(jnp.where(pos, P, 1.0)), 0.0) - P)
+  else:
+    reg = _plan_kl(P, ref)
   objective = (transport + eps * reg
                + rho * generalized_kl(jnp.sum(P, 1), a)
                + rho * generalized_kl(jnp.sum(P, 0), b))
@@ -105,7 +108,9 @@ def unbalanced_sinkhorn(
     mode: ``"auto"``, ``"kernel"`` or ``"log"`` (see :mod:`wassml.ot.sinkhorn`).
     check_every: test convergence every this many iterations.
     grad_mode: ``"envelope"`` (plan fixed: ``d objective / d C = P``,
-      ``d cost / d C = P``) or ``"unroll"``.
+      ``d cost / d C = P``) or ``"unroll"``. Weights with exact zeros: the envelope
+      gradients are finite; the unrolled ones are not (the scaling ``b^(rho/(rho+eps))`` has an
+      infinite derivative at 0), so give ``"unroll"`` strictly positive weights.
 
   Returns:
     :class:`OTResult`: ``cost = <P, C>``; ``objective`` the full unbalanced
