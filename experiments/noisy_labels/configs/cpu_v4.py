@@ -14,7 +14,8 @@ CPU in about two hours, shared, now that WAR's label OT runs in the kernel domai
 from experiments.noisy_labels.configs import cpu_v3
 
 
-def get_config():
-  c = cpu_v3.get_config()
+def get_config(stage: str = "stage8"):
+  """``stage``: the tuning grid of ``tune.py`` (``cpu_v4.py:stage8``); the run does not use it."""
+  c = cpu_v3.get_config(stage)
   c.num_train = 20000
   return c
