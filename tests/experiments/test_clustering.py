@@ -7,7 +7,8 @@ import pytest
 
 from experiments.clustering import train
 from experiments.clustering.configs import (default, digits, digits_long, fashion_mnist,
-                                           fashion_mnist_long, moons, moons_v4, quick)
+                                           fashion_mnist_long, moons, moons_v4, moons_v4_selection,
+                                           quick)
 
 
 def test_quick_config_runs_and_clusters(tmp_path):
@@ -28,7 +29,7 @@ def test_quick_config_runs_and_clusters(tmp_path):
 
 
 @pytest.mark.parametrize("module", [default, digits, digits_long, fashion_mnist,
-                                    fashion_mnist_long, moons, moons_v4, quick])
+                                    fashion_mnist_long, moons, moons_v4, moons_v4_selection, quick])
 def test_configs_build(module):
   cfg = module.get_config()
   mc = train.model_config(cfg)
@@ -86,3 +87,21 @@ def test_code_label_runs_counts_label_intervals_along_the_code():
   assert train.code_label_runs(np.array([0.1, 0.7, 0.5, 0.2, 0.9, 1.0]), y) == 4  # 0 1 1 0 2 2
   with pytest.raises(ValueError, match="needs 1-D codes"):
     train.code_label_runs(np.zeros((6, 2)), y)
+
+
+def test_model_selection_refuses_non_finite_scores(monkeypatch):
+  """A K whose generator went NaN must stop the run with its seed and K named, not be scored
+  (the exact solver returns 0 on NaN costs, which once 'selected' a broken K)."""
+  def fake(key, x, xh, cfg, ks, **kw):
+    import jax.numpy as jnp
+    w = jnp.ones((len(ks), 2)).at[1].set(jnp.nan)
+    return {"w": w, "mean_w": w.mean(-1), "se_w": w.std(-1), "selected": jnp.int32(0),
+            "selected_min": jnp.int32(0)}
+  monkeypatch.setattr(train.pipeline, "run_model_selection", fake)
+  c = quick.get_config()
+  cfg = train.model_config(c)
+  x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+  import jax
+  with pytest.raises(FloatingPointError, match=r"seed 0 K=3"):
+    train.run_selection(jax.random.split(jax.random.key(0), 2), x, x, cfg, (2, 3, 4),
+                        num_samples=10, num_batches=2)

@@ -84,6 +84,21 @@ def test_tune_grid_and_point_config():
     cpu_v3.get_config("stage9")
 
 
+def test_later_stages_and_cpu_v5_build():
+  from experiments.noisy_labels import tune
+  from experiments.noisy_labels.configs import cpu_v3, cpu_v4, cpu_v5
+  for stage in ("stage6", "stage7"):
+    points = tune.grid_points(cpu_v3.get_config(stage).tune.grid.to_dict())
+    assert points and all(m == "war" and p["war_debiased"] for m, p in points)
+  c = cpu_v4.get_config("stage8")
+  assert c.num_train == 20000 and {m for m, _ in tune.grid_points(c.tune.grid.to_dict())} == {
+      "vat", "war"}
+  r = cpu_v5.get_config()  # the settings tune_v4/stage8 chose, at cpu_v4's scale
+  assert r.num_train == 20000 and r.eval_split == "test"
+  assert (r.beta.vat, r.beta.war, train.method_radius(r, "vat"),
+          train.method_radius(r, "war"), r.cost_floor) == (1.0, 3.0, 4.0, 0.5, 0.3)
+
+
 def test_tune_runs_on_tiny_data(tmp_path):
   import ml_collections
   from experiments.noisy_labels import tune
