@@ -81,7 +81,7 @@ def test_tune_grid_and_point_config():
   with pytest.raises(ValueError, match="unknown method"):
     tune.grid_points({"mixup": {"beta": (1.0,)}})
   with pytest.raises(ValueError, match="unknown tuning stage"):
-    cpu_v3.get_config("stage9")
+    cpu_v3.get_config("stage99")
 
 
 def test_later_stages_and_cpu_v5_build():

@@ -101,6 +101,14 @@ def get_config(stage: str = "stage1"):
           vat=dict(beta=(0.3, 1.0), radius=(2.0, 4.0)),
           war=[dict(beta=(3.0,), radius=(0.5, 1.0, 2.0), cost_floor=(0.3,)),
                dict(beta=(1.0, 10.0), radius=(1.0,), cost_floor=(0.3,))]),
+      # Stage 9 (also at 20k, through cpu_v4.py:stage9, after cpu_v5): one step further for both
+      # methods from stage 8's best points (VAT's beta 1 radius 4 and WAR's beta 3 radius 0.5
+      # sat on their grids' edges), and the biased WAR divergence at larger eps.
+      "stage9": dict(
+          vat=[dict(beta=(3.0,), radius=(4.0,)), dict(beta=(1.0,), radius=(8.0,))],
+          war=[dict(beta=(3.0,), radius=(0.25,), cost_floor=(0.3,)),
+               dict(beta=(5.0,), radius=(0.5,), cost_floor=(0.3,)),
+               dict(beta=(3.0,), radius=(0.5,), cost_floor=(0.3,), epsilon=(0.1, 0.2))]),
   }
   if stage not in grids:
     raise ValueError(f"unknown tuning stage {stage!r}; valid: {list(grids)}.")
