@@ -217,7 +217,8 @@ def test_sinkhorn_adversary_on_a_padded_mixture_stays_finite():
                                   adv_lr=3e-3)
   state, m = jax.jit(lambda s: pipeline.adversarial_phase(jax.random.key(3), s, jnp.asarray(x),
                                                           cfg))(state)
-  assert all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree.leaves((state.decoder.params, state.mixture.params)))
+  trained = (state.decoder.params, state.mixture.params)
+  assert all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree.leaves(trained))
   assert np.all(np.isfinite(np.asarray(m["sinkhorn_divergence"])))
   props = np.asarray(mixture.proportions(wamic.mixture_params(state)))
   assert props[2:].max() < 1e-6 and abs(props.sum() - 1) < 1e-5, props

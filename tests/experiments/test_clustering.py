@@ -2,6 +2,8 @@
 
 import json
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -93,7 +95,6 @@ def test_model_selection_refuses_non_finite_scores(monkeypatch):
   """A K whose generator went NaN must stop the run with its seed and K named, not be scored
   (the exact solver returns 0 on NaN costs, which once 'selected' a broken K)."""
   def fake(key, x, xh, cfg, ks, **kw):
-    import jax.numpy as jnp
     w = jnp.ones((len(ks), 2)).at[1].set(jnp.nan)
     return {"w": w, "mean_w": w.mean(-1), "se_w": w.std(-1), "selected": jnp.int32(0),
             "selected_min": jnp.int32(0)}
@@ -101,7 +102,6 @@ def test_model_selection_refuses_non_finite_scores(monkeypatch):
   c = quick.get_config()
   cfg = train.model_config(c)
   x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
-  import jax
   with pytest.raises(FloatingPointError, match=r"seed 0 K=3"):
     train.run_selection(jax.random.split(jax.random.key(0), 2), x, x, cfg, (2, 3, 4),
                         num_samples=10, num_batches=2)

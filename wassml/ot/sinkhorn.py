@@ -51,29 +51,29 @@ def default_tol(dtype) -> float:
   return 1e-5 if jnp.finfo(dtype).bits <= 32 else 1e-9
 
 
-def generalized_kl(p: jax.Array, q: jax.Array) -> jax.Array:
-  """``KL(p|q) = sum p log(p/q) - p + q`` (elementwise, summed; ``0 log(0/q) = 0``).
+def xlog_ratio(p: jax.Array, q: jax.Array | float) -> jax.Array:
+  """``sum p log(p/q)`` with ``0 log(0/q) = 0``, differentiable at ``p = 0``.
 
-  Differentiable where entries are zero: ``xlogy``'s gradient ``p / q`` is ``0/0 = NaN`` where
-  ``p = q = 0`` (a class of probability 0, a plan entry that underflowed), so the logs are taken
-  of masked values and the masked entries contribute ``- p + q`` only (gradient 1 in ``q``).
+  ``xlogy``'s gradients there are ``p / q = 0/0`` (in ``q``) and ``log p = -inf`` times a zero
+  tangent (in ``p``): NaN wherever a weight is exactly 0 (a class of probability 0, a plan entry
+  that underflowed). The logs are taken of masked values instead, and masked entries add nothing.
   """
   pos = p > 0
   p_safe = jnp.where(pos, p, 1.0)
   q_safe = jnp.where(pos, q, 1.0)
-  return jnp.sum(jnp.where(pos, p * (jnp.log(p_safe) - jnp.log(q_safe)), 0.0) - p + q)
+  return jnp.sum(jnp.where(pos, p * (jnp.log(p_safe) - jnp.log(q_safe)), 0.0))
+
+
+def generalized_kl(p: jax.Array, q: jax.Array) -> jax.Array:
+  """``KL(p|q) = sum p log(p/q) - p + q`` (elementwise, summed; ``0 log(0/q) = 0``)."""
+  return xlog_ratio(p, q) + jnp.sum(q - p)
 
 
 def _plan_kl(P: jax.Array, ref: jax.Array) -> jax.Array:
   """``KL(P | ref)`` for a plan that is zero wherever ``ref = a b^T`` is. Those entries add
   nothing, to the value or to the gradient: their ``ref - P`` would add ``d/db_j = sum_i a_i``,
   which the limit ``b_j -> 0`` does not have."""
-  live = ref > 0
-  pos = live & (P > 0)
-  P_safe = jnp.where(pos, P, 1.0)
-  ref_safe = jnp.where(pos, ref, 1.0)
-  return jnp.sum(jnp.where(pos, P * (jnp.log(P_safe) - jnp.log(ref_safe)), 0.0)
-                 + jnp.where(live, ref - P, 0.0))
+  return xlog_ratio(P, ref) + jnp.sum(jnp.where(ref > 0, ref - P, 0.0))
 
 
 def _check_settings(epsilon, mode, grad_mode, num_iters, check_every, cost=None):

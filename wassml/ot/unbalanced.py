@@ -36,7 +36,7 @@ from jax.typing import ArrayLike
 from wassml.ot.checks import prepare_problem
 from wassml.ot.result import OTResult
 from wassml.ot.sinkhorn import (_check_settings, _plan_kl, generalized_kl, plan_from_potentials,
-                                scaling_solve)
+                                scaling_solve, xlog_ratio)
 from wassml.utils import checks as uc
 
 CONVENTIONS = ("entropy", "kl")
@@ -65,11 +65,7 @@ def _unbalanced(cost, a, b, epsilon, rho, convention, num_iters, tol, mode, chec
     g = jnp.where(jnp.isfinite(G), G, 0.0)
   transport = jnp.sum(P * cost)
   # entropy: Omega(P) = sum P log P - P (POT's negative entropy, KL(P|11^T) - n m).
-  if ref is None:  # P log P with 0 log 0 = 0 and no 0 * -inf in its gradient (unroll mode)
-    pos = P > 0
-    reg = jnp.sum(jnp.where(pos, P * jnp.log(jnp.where(pos, P, 1.0)), 0.0) - P)
-  else:
-    reg = _plan_kl(P, ref)
+  reg = xlog_ratio(P, 1.0) - jnp.sum(P) if ref is None else _plan_kl(P, ref)
   objective = (transport + eps * reg
                + rho * generalized_kl(jnp.sum(P, 1), a)
                + rho * generalized_kl(jnp.sum(P, 0), b))
