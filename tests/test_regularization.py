@@ -9,6 +9,7 @@ import pytest
 import scipy.stats
 
 from wassml import regularization as reg
+from wassml.utils import linalg
 
 
 # ----------------------------------------------------------------------------- ground costs
@@ -300,8 +301,15 @@ def test_vat_power_step_float32_needs_xi_above_rounding(xi, aligned):
   step ~4e-8 is below the float32 spacing ~6e-8), so the finite difference returns rounding noise:
   the reference VAT code's xi = 1e-6 does not carry over to [0, 1] pixels in float32. The
   experiment uses xi = 1e-2 (``experiments/noisy_labels/configs/default.py``). The reference
-  ``H d`` is exact (forward-over-reverse, no finite difference).
+  ``H d`` is exact (forward-over-reverse, no finite difference). Everything runs at full float32
+  precision: on a GPU/TPU the direction's passes do (``precision="auto"``), and its target ``p``
+  must too (:func:`wassml.regularization.adversarial_regularizer` recomputes it so).
   """
+  with linalg.full_precision():
+    _check_power_step(xi, aligned)
+
+
+def _check_power_step(xi, aligned):
   f, x, p, key = _pixel_mlp_setup()
   d0 = reg.l2_normalize(jax.random.normal(key, x.shape, dtype=x.dtype))
   obj = lambda r: jnp.sum(reg.kl_divergence(p, f(x + r)))

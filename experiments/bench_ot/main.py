@@ -138,6 +138,18 @@ def main(argv):
     }
     print(f"[exact] wassml auction (JAX) {auc[1]*1e3:.1f} ms after compile (compile "
           f"{auc[0]:.2f} s) ratio {auc[1]/pot_s:.3f} rounds {auc_rounds.tolist()}", flush=True)
+    if jax.default_backend() != "cpu":
+      # On an accelerator "auto" is the auction; the host path (the cost to the host, scipy's
+      # linear_sum_assignment, the plan back) is the alternative, timed here side by side.
+      host = time_jax(jax.vmap(lambda c: wot.emd(c, **settings.EXACT_HOST).cost), C32,
+                      FLAGS.repeats)
+      auc_extra.update({
+          "host_s": host[1], "host_compile_s": host[0], "ratio_host_over_pot": host[1] / pot_s,
+          "max_abs_value_diff_host_vs_pot": float(np.max(np.abs(
+              np.asarray(host[3], np.float64) - pot_vals))),
+      })
+      print(f"[exact] wassml host path {host[1]*1e3:.1f} ms after compile (compile "
+            f"{host[0]:.2f} s) ratio {host[1]/pot_s:.3f}", flush=True)
     ott_res = None
     if FLAGS.ott:
       from ott.geometry import geometry

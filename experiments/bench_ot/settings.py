@@ -4,6 +4,8 @@
 EXACT = dict(method="auto")
 # The JAX-native auction (the "auto" choice on GPU/TPU), reported as an extra column.
 EXACT_AUCTION = dict(method="auction", chunk=64)
+# The host path, timed as a third exact column on accelerators (where "auto" is the auction).
+EXACT_HOST = dict(method="host")
 # Kernel mode is safe here: costs are normalised to [0, 1], so max C / eps = 20 (float32
 # bound 50). L1 marginal tolerance 1e-5, checked every 10 iterations.
 SINKHORN = dict(mode="kernel", tol=1e-5, check_every=10, num_iters=1000)

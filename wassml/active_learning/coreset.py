@@ -13,11 +13,9 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from wassml.ot.costs import pairwise_sqeuclidean
+
 __all__ = ["k_center_greedy"]
-
-
-def _sq_dists(x, y):
-  return jnp.maximum(jnp.sum(x * x, 1)[:, None] + jnp.sum(y * y, 1)[None, :] - 2.0 * x @ y.T, 0.0)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "chunk_size"))
@@ -44,7 +42,7 @@ def k_center_greedy(centers: ArrayLike, candidates: ArrayLike, k: int, *, chunk_
   else:
     min_d = jnp.full((n,), jnp.inf)
     for i in range(0, centers.shape[0], chunk_size):
-      min_d = jnp.minimum(min_d, _sq_dists(cand, centers[i : i + chunk_size]).min(axis=1))
+      min_d = jnp.minimum(min_d, pairwise_sqeuclidean(cand, centers[i : i + chunk_size]).min(axis=1))
 
   def body(t, carry):
     md, chosen, radius = carry

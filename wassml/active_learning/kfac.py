@@ -30,6 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from wassml.utils import linalg
+
 __all__ = [
     "LayerStats",
     "layer_stats",
@@ -177,8 +179,8 @@ def per_example_factors(stats: LayerStats) -> tuple[jax.Array, jax.Array]:
   :func:`per_example_traces` instead.
   """
   t = stats.a.shape[1]
-  psi = jnp.einsum("nti,ntj->nij", stats.a, stats.a)
-  tau = jnp.einsum("nk,nkti,nktj->nij", stats.probs, stats.g, stats.g) / t
+  psi = linalg.einsum("nti,ntj->nij", stats.a, stats.a)
+  tau = linalg.einsum("nk,nkti,nktj->nij", stats.probs, stats.g, stats.g) / t
   return psi, tau
 
 
@@ -191,8 +193,8 @@ def kfac_factors(stats: LayerStats, weights: ArrayLike | None = None) -> tuple[j
   """
   n, t = stats.a.shape[:2]
   w = jnp.full((n,), 1.0 / n) if weights is None else jnp.asarray(weights, jnp.float32) / jnp.sum(weights)
-  psi = jnp.einsum("n,nti,ntj->ij", w, stats.a, stats.a)
-  tau = jnp.einsum("n,nk,nkti,nktj->ij", w, stats.probs, stats.g, stats.g) / t
+  psi = linalg.einsum("n,nti,ntj->ij", w, stats.a, stats.a)
+  tau = linalg.einsum("n,nk,nkti,nktj->ij", w, stats.probs, stats.g, stats.g) / t
   return psi, tau
 
 
@@ -211,8 +213,8 @@ def per_example_traces(stats: LayerStats, psi_inv: ArrayLike, tau_inv: ArrayLike
   per-example factors.
   """
   t = stats.a.shape[1]
-  s_psi = jnp.einsum("nti,ij,ntj->n", stats.a, psi_inv, stats.a)
-  s_tau = jnp.einsum("nk,nkti,ij,nktj->n", stats.probs, stats.g, tau_inv, stats.g) / t
+  s_psi = linalg.einsum("nti,ij,ntj->n", stats.a, psi_inv, stats.a)
+  s_tau = linalg.einsum("nk,nkti,ij,nktj->n", stats.probs, stats.g, tau_inv, stats.g) / t
   return s_psi, s_tau
 
 
@@ -233,5 +235,6 @@ def trace_ratio(
   """
   total = jnp.zeros(())
   for (p_ab, t_ab), (p_a, t_a) in zip(factors_ab, factors_a, strict=True):
-    total = total + jnp.trace(p_ab @ damped_inverse(p_a, damping)) * jnp.trace(t_ab @ damped_inverse(t_a, damping))
+    total = total + jnp.trace(linalg.matmul(p_ab, damped_inverse(p_a, damping))) * jnp.trace(
+        linalg.matmul(t_ab, damped_inverse(t_a, damping)))
   return total

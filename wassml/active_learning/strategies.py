@@ -41,6 +41,7 @@ from wassml.active_learning import kfac
 from wassml.active_learning import prototypes as proto_lib
 from wassml.active_learning import scores
 from wassml.active_learning.classifier import Classifier
+from wassml.utils import linalg
 
 __all__ = [
     "QueryContext",
@@ -243,8 +244,8 @@ def balnet_scores(clf: Classifier, x_labelled: np.ndarray, x_candidates: np.ndar
   n_a = len(x_labelled)
   factors_a = [(p / n_a, t / n_a) for p, t in sums]
   inverses = [(kfac.damped_inverse(p, damping), kfac.damped_inverse(t, damping)) for p, t in factors_a]
-  c_psi = np.asarray([float(jnp.trace(p @ pi)) for (p, _), (pi, _) in zip(factors_a, inverses)])
-  c_tau = np.asarray([float(jnp.trace(t @ ti)) for (_, t), (_, ti) in zip(factors_a, inverses)])
+  c_psi = np.asarray([float(jnp.trace(linalg.matmul(p, pi))) for (p, _), (pi, _) in zip(factors_a, inverses)])
+  c_tau = np.asarray([float(jnp.trace(linalg.matmul(t, ti))) for (_, t), (_, ti) in zip(factors_a, inverses)])
   tr_fn = _kfac_traces_fn(clf.eval_apply)
   parts = [tr_fn(clf.variables, jnp.asarray(c, jnp.float32), inverses) for c in _chunks(x_candidates, chunk_size)]
   return {

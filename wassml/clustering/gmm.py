@@ -25,6 +25,8 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from wassml.clustering import _checks
+from wassml.ot.costs import pairwise_sqeuclidean
+from wassml.utils import linalg
 
 COVARIANCE_TYPES = ("full", "diag")
 GMM_INITS = ("kmeans", "k-means++", "random")
@@ -64,12 +66,6 @@ class GMMParams:
 # ----------------------------------------------------------------------------------------------
 
 
-def _sq_dists(x: jax.Array, c: jax.Array) -> jax.Array:
-  """``[n, k]`` squared distances (clipped at zero)."""
-  d = jnp.sum(x**2, -1)[:, None] - 2.0 * x @ c.T + jnp.sum(c**2, -1)[None, :]
-  return jnp.maximum(d, 0.0)
-
-
 @functools.partial(jax.jit, static_argnames=("k", "num_local_trials"))
 def kmeans_plusplus(rng: jax.Array, x: ArrayLike, k: int,
                     num_local_trials: int | None = None) -> jax.Array:
@@ -93,7 +89,7 @@ def kmeans_plusplus(rng: jax.Array, x: ArrayLike, k: int,
   rng, first = jax.random.split(rng)
   i0 = jax.random.randint(first, (), 0, n)
   centers = jnp.zeros((k, x.shape[1]), x.dtype).at[0].set(x[i0])
-  closest = _sq_dists(x, x[i0][None])[:, 0]
+  closest = pairwise_sqeuclidean(x, x[i0][None])[:, 0]
 
   def body(j, carry):
     centers, closest = carry
@@ -101,7 +97,7 @@ def kmeans_plusplus(rng: jax.Array, x: ArrayLike, k: int,
     logits = jnp.log(jnp.maximum(closest, 1e-30))
     logits = jnp.where(closest.sum() > 0, logits, jnp.zeros_like(logits))
     cand = jax.random.categorical(key, logits, shape=(trials,))
-    d_cand = jnp.minimum(closest[None, :], _sq_dists(x[cand], x).reshape(trials, n))
+    d_cand = jnp.minimum(closest[None, :], pairwise_sqeuclidean(x[cand], x).reshape(trials, n))
     best = jnp.argmin(d_cand.sum(-1))
     return centers.at[j].set(x[cand[best]]), d_cand[best]
 
@@ -125,10 +121,10 @@ def _lloyd(x: jax.Array, centers: jax.Array, num_iters: int, tol: float) -> KMea
   threshold = tol * jnp.mean(jnp.var(x, axis=0))
 
   def update(centers):
-    labels = jnp.argmin(_sq_dists(x, centers), -1)
+    labels = jnp.argmin(pairwise_sqeuclidean(x, centers), -1)
     onehot = jax.nn.one_hot(labels, k, dtype=x.dtype)
     counts = onehot.sum(0)
-    sums = onehot.T @ x
+    sums = linalg.matmul(onehot.T, x)
     # An empty cluster keeps its centre.
     return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], centers)
 
@@ -142,7 +138,7 @@ def _lloyd(x: jax.Array, centers: jax.Array, num_iters: int, tol: float) -> KMea
     return new, jnp.sum((new - centers) ** 2), it + 1
 
   centers, _, it = jax.lax.while_loop(cond, body, (centers, jnp.inf, 0))
-  d = _sq_dists(x, centers)
+  d = pairwise_sqeuclidean(x, centers)
   labels = jnp.argmin(d, -1)
   inertia = jnp.sum(jnp.min(d, -1))
   return KMeansResult(centers, labels, inertia, it)
@@ -224,14 +220,14 @@ def m_step(x: jax.Array, resp: jax.Array, covariance_type: str, reg_covar: float
   """Maximum-likelihood mixture from responsibilities ``resp [n, K]`` (sklearn's M-step)."""
   eps = jnp.finfo(x.dtype).eps
   nk = resp.sum(0) + 10.0 * eps  # [K]
-  means = resp.T @ x / nk[:, None]
+  means = linalg.matmul(resp.T, x) / nk[:, None]
   if covariance_type == "full":
     diff = x[None] - means[:, None]  # [K, n, d]
-    cov = jnp.einsum("kn,kni,knj->kij", resp.T, diff, diff) / nk[:, None, None]
+    cov = linalg.einsum("kn,kni,knj->kij", resp.T, diff, diff) / nk[:, None, None]
     cov = 0.5 * (cov + jnp.swapaxes(cov, -1, -2))
     cov = cov + reg_covar * jnp.eye(x.shape[1], dtype=x.dtype)
   else:
-    avg_x2 = resp.T @ (x * x) / nk[:, None]
+    avg_x2 = linalg.matmul(resp.T, x * x) / nk[:, None]
     cov = jnp.maximum(avg_x2 - means**2, 0.0) + reg_covar
   return GMMParams(nk / x.shape[0], means, cov)
 
@@ -271,7 +267,7 @@ def initial_responsibilities(rng: jax.Array, x: jax.Array, k: int, init: str) ->
   if init == "kmeans":
     labels = kmeans(rng, x, k, n_init=1).labels
   elif init == "k-means++":
-    labels = jnp.argmin(_sq_dists(x, kmeans_plusplus(rng, x, k)), -1)
+    labels = jnp.argmin(pairwise_sqeuclidean(x, kmeans_plusplus(rng, x, k)), -1)
   elif init == "random":
     r = jax.random.uniform(rng, (x.shape[0], k), x.dtype)
     return r / r.sum(-1, keepdims=True)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from wassml.clustering.gmm import GMMParams
+from wassml.utils import linalg
 
 PAD_LOGIT = -1e9
 
@@ -54,7 +55,7 @@ def scale_tril(params: MixtureParams) -> jax.Array:
 def covariances(params: MixtureParams) -> jax.Array:
   """``[K, d, d]`` covariances ``S_k S_k^T``."""
   s = scale_tril(params)
-  return s @ jnp.swapaxes(s, -1, -2)
+  return linalg.matmul(s, jnp.swapaxes(s, -1, -2))
 
 
 def from_gmm(gmm: GMMParams) -> MixtureParams:
@@ -92,7 +93,7 @@ def sample_components(rng: jax.Array, params: MixtureParams, num_per_component: 
   """Reparametrised draws ``z_k = S_k e + m_k``: ``[K, num_per_component, d]``."""
   k, d = params.means.shape
   e = jax.random.normal(rng, (k, num_per_component, d), params.means.dtype)
-  return jnp.einsum("kij,knj->kni", scale_tril(params), e) + params.means[:, None]
+  return linalg.einsum("kij,knj->kni", scale_tril(params), e) + params.means[:, None]
 
 
 def stratified_components(rng: jax.Array, params: MixtureParams, n: int) -> jax.Array:
@@ -120,7 +121,7 @@ def sample(rng: jax.Array, params: MixtureParams, n: int, *, stratified: bool = 
     c = jax.random.categorical(rc, params.logits, shape=(n,))
   e = jax.random.normal(rz, (n, params.means.shape[1]), params.means.dtype)
   s = scale_tril(params)[c]
-  return jnp.einsum("nij,nj->ni", s, e) + params.means[c], c
+  return linalg.einsum("nij,nj->ni", s, e) + params.means[c], c
 
 
 def log_prob_components(params: MixtureParams, z: ArrayLike) -> jax.Array:

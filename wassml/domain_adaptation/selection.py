@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from wassml.utils import linalg
+
 SELECTION_RULES = ("source_val", "reverse_val", "last")
 
 
@@ -38,7 +40,7 @@ def reverse_validation_score(
   k = logits_t.shape[-1]
   onehot = jax.nn.one_hot(jnp.argmax(logits_t, -1), k, dtype=ft.dtype)   # [m, K]
   counts = jnp.sum(onehot, 0)                                             # [K]
-  means = (onehot.T @ ft) / jnp.maximum(counts, 1.0)[:, None]             # [K, d]
+  means = linalg.matmul(onehot.T, ft) / jnp.maximum(counts, 1.0)[:, None]             # [K, d]
   fs = jnp.asarray(features_s_val)
   d2 = jnp.sum((fs[:, None, :] - means[None]) ** 2, -1)                   # [v, K]
   d2 = jnp.where(counts[None] > 0, d2, jnp.inf)   # classes never predicted cannot be chosen

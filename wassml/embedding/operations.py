@@ -30,6 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from wassml.ot.costs import pairwise_sqeuclidean
+from wassml.utils import linalg
+
 Encode = Callable[[ArrayLike], jax.Array]
 Decode = Callable[[ArrayLike], jax.Array]
 
@@ -55,9 +58,7 @@ def pairwise_sq_distances(z1: ArrayLike, z2: ArrayLike | None = None) -> jax.Arr
   z2 = z1 if z2 is None else _check_embeddings("z2", z2)
   if z1.shape[1] != z2.shape[1]:
     raise ValueError(f"embedding dimensions differ: z1 {z1.shape} and z2 {z2.shape}.")
-  sq1 = jnp.sum(z1 * z1, axis=1)[:, None]
-  sq2 = jnp.sum(z2 * z2, axis=1)[None, :]
-  return jnp.maximum(sq1 + sq2 - 2.0 * z1 @ z2.T, 0.0)
+  return pairwise_sqeuclidean(z1, z2)
 
 
 def pairwise_w2(encode: Encode, x: ArrayLike, y: ArrayLike | None = None) -> jax.Array:
@@ -99,7 +100,7 @@ def _check_weights(weights: ArrayLike | None, n: int) -> jax.Array:
 def barycenter_embedding(z: ArrayLike, weights: ArrayLike | None = None) -> jax.Array:
   """``sum_i alpha_i z_i`` for embeddings ``[n, p]`` and weights ``[n]`` (uniform default) -> ``[p]``."""
   z = _check_embeddings("z", z)
-  return _check_weights(weights, z.shape[0]) @ z
+  return linalg.matmul(_check_weights(weights, z.shape[0]), z)
 
 
 def barycenter(encode: Encode, decode: Decode, x: ArrayLike, weights: ArrayLike | None = None
@@ -284,12 +285,12 @@ def entropic_barycenter(hists: ArrayLike, weights: ArrayLike, cost: ArrayLike, *
   def body(_, logv):
     logu = loga - kv(logv)
     lk = ktu(logu)
-    logb = wts @ lk
+    logb = linalg.matmul(wts, lk)
     return logb[None] - lk
 
   logv = jax.lax.fori_loop(0, num_iters, body, jnp.zeros_like(loga))
   logu = loga - kv(logv)
-  logb = wts @ ktu(logu)
+  logb = linalg.matmul(wts, ktu(logu))
   b = jnp.exp(logb)
   return b / jnp.sum(b)
 

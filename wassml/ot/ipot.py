@@ -25,6 +25,7 @@ from jax.typing import ArrayLike
 from wassml.ot.checks import prepare_problem
 from wassml.ot.result import OTResult
 from wassml.utils import checks as uc
+from wassml.utils import linalg
 
 
 @functools.partial(jax.jit, static_argnames=("num_iters", "inner_iters"))
@@ -38,8 +39,8 @@ def _ipot(cost, a, b, beta, num_iters, inner_iters):
 
     def inner(_, uv):
       _, v = uv
-      u = a / (Q @ v)
-      v = b / (Q.T @ u)
+      u = a / linalg.matmul(Q, v)
+      v = b / linalg.matmul(Q.T, u)
       return u, v
 
     u, v = jax.lax.fori_loop(0, inner_iters, inner, (jnp.ones_like(a), v))

@@ -37,6 +37,7 @@ from jax.typing import ArrayLike
 from wassml.ot.checks import prepare_problem
 from wassml.ot.result import OTResult
 from wassml.utils import checks as uc
+from wassml.utils import linalg
 
 MODES = ("auto", "kernel", "log")
 GRAD_MODES = ("envelope", "unroll")
@@ -128,13 +129,13 @@ def scaling_solve(cost, a, b, *, epsilon, fi, ref_ab, balanced, mode, num_iters,
 
     def it(uv):
       u, v = uv
-      u = a_pa * power(1.0 / (K @ v), fi)
-      v = b_pa * power(1.0 / (K.T @ u), fi)
+      u = a_pa * power(1.0 / linalg.matmul(K, v), fi)
+      v = b_pa * power(1.0 / linalg.matmul(K.T, u), fi)
       return u, v
 
     def err_fn(u_old, v_old, u, v):
       if balanced:
-        return jnp.sum(jnp.abs(u * (K @ v) - a))
+        return jnp.sum(jnp.abs(u * linalg.matmul(K, v) - a))
       du = jnp.max(jnp.abs(jnp.log(jnp.where(a > 0, u / jnp.where(a > 0, u_old, 1.0), 1.0))))
       dv = jnp.max(jnp.abs(jnp.log(jnp.where(b > 0, v / jnp.where(b > 0, v_old, 1.0), 1.0))))
       return jnp.maximum(du, dv)
@@ -228,8 +229,8 @@ def _sinkhorn(cost, a, b, epsilon, num_iters, tol, mode, check_every, grad_mode)
     g = jax.lax.stop_gradient(g)
   transport = jnp.sum(P * cost)
   kl = _plan_kl(P, a[:, None] * b[None, :])
-  objective = (transport + eps * kl + jnp.dot(f, a - jnp.sum(P, 1))
-               + jnp.dot(g, b - jnp.sum(P, 0)))
+  objective = (transport + eps * kl + linalg.matmul(f, a - jnp.sum(P, 1))
+               + linalg.matmul(g, b - jnp.sum(P, 0)))
   return OTResult(cost=transport, plan=P, objective=objective, f=f, g=g,
                   converged=err <= tol, num_iters=iters)
 

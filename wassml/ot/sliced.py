@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from wassml.ot.costs import check_point_clouds
+from wassml.utils import linalg
 
 
 def wasserstein_1d_pp(u: jax.Array, v: jax.Array, p: float) -> jax.Array:
@@ -67,7 +68,7 @@ def sliced_wasserstein(
   d = x.shape[1]
   theta = jax.random.normal(rng, (int(num_projections), d), x.dtype)
   theta = theta / jnp.linalg.norm(theta, axis=1, keepdims=True)
-  px = x @ theta.T
-  py = y @ theta.T
+  px = linalg.matmul(x, theta.T)
+  py = linalg.matmul(y, theta.T)
   wpp = jax.vmap(lambda u, v: wasserstein_1d_pp(u, v, p), in_axes=(1, 1))(px, py)
   return jnp.mean(wpp) ** (1.0 / p)

@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from wassml.utils import linalg
+
 PhiFn = Callable[[jax.Array], jax.Array]
 
 
@@ -70,7 +72,7 @@ def jacobian_gram(phi_fn: PhiFn, x: ArrayLike) -> jax.Array:
   """``G = (1/n) sum_i J_phi(x_i)^T J_phi(x_i)``, ``[D, D]``."""
   x = jnp.asarray(x)
   jac = jax.vmap(jax.jacrev(lambda xi: phi_fn(xi[None])[0]))(x)  # [n, d, D]
-  return jnp.einsum("nkd,nke->de", jac, jac) / x.shape[0]
+  return linalg.einsum("nkd,nke->de", jac, jac) / x.shape[0]
 
 
 def first_order_direction(phi_fn: PhiFn, x: ArrayLike) -> jax.Array:
@@ -131,7 +133,7 @@ def importance_direction(
     history.append(float(val))
     if step == num_steps:
       break
-    g = g - jnp.dot(g, f) * f  # Riemannian gradient on the sphere
+    g = g - linalg.matmul(g, f) * f  # Riemannian gradient on the sphere
     f = f + learning_rate * g / (jnp.linalg.norm(g) + 1e-12)
     f = f / jnp.linalg.norm(f)
   return f, np.asarray(history)

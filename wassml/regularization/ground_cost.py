@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from wassml.utils import linalg
+
 
 def validate_ground_cost(cost: ArrayLike, num_classes: int | None = None) -> jax.Array:
   """Checks that ``cost`` is a valid class ground cost and returns it as a float array.
@@ -110,7 +112,7 @@ def embedding_ground_cost(
     if np.any(norms == 0):
       raise ValueError("an embedding is the zero vector; cosine similarity is undefined.")
     u = e / norms
-    sim = u @ u.T
+    sim = linalg.matmul(u, u.T)
   elif metric == "euclidean":
     sim = -np.sqrt(np.maximum(((e[:, None] - e[None]) ** 2).sum(-1), 0.0))
   else:
@@ -168,7 +170,7 @@ def soft_confusion(probs: ArrayLike) -> jax.Array:
   to :func:`confusion_ground_cost` (traceable: usable inside ``jit``/``vmap``).
   """
   p = jnp.asarray(probs)
-  return p.T @ p
+  return linalg.matmul(p.T, p)
 
 
 def confusion_ground_cost_jax(confusion: jax.Array, *, floor: float = 0.1) -> jax.Array:

@@ -110,6 +110,7 @@ def regularized_loss(
     xi: float = 1e-2,
     num_iters: int = 1,
     radius: float = 1.0,
+    precision: str | None = "auto",
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
   """Minibatch CCE / VAT / WAR loss.
 
@@ -120,7 +121,8 @@ def regularized_loss(
     labels: ``[B]`` (noisy) labels.
     divergence: ``None`` for CCE, else ``(p, logits) -> [B]`` (see :func:`make_divergence`).
     beta: weight of the adversarial term (e.g. from :func:`beta_schedule`).
-    xi, num_iters, radius: adversarial-direction settings.
+    xi, num_iters, radius, precision: adversarial-direction settings (see
+      :func:`wassml.regularization.adversarial.adversarial_direction`).
 
   Returns:
     ``(loss, metrics)`` with the scalar loss and a dict of scalars (``ce``, ``reg``, ``acc``).
@@ -131,7 +133,8 @@ def regularized_loss(
     reg = jnp.zeros(())
   else:
     reg = jnp.mean(adversarial.adversarial_regularizer(
-        rng, logits_fn, x, logits, divergence, xi=xi, num_iters=num_iters, radius=radius))
+        rng, logits_fn, x, logits, divergence, xi=xi, num_iters=num_iters, radius=radius,
+        precision=precision))
   acc = jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(labels))
   loss = ce + beta * reg
   return loss, {"loss": loss, "ce": ce, "reg": reg, "acc_noisy": acc}

@@ -18,6 +18,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from wassml.text.vocab import PAD_ID
+from wassml.utils import linalg
 
 
 def class_word_counts(ids: ArrayLike, mask: ArrayLike, labels: ArrayLike, *,
@@ -104,7 +105,7 @@ def zscore_logits(ids: ArrayLike, mask: ArrayLike, z: ArrayLike) -> jax.Array:
     ``[N, K]`` summed z-scores; ``argmax`` over the last axis is the prediction.
   """
   per_word = jnp.take(jnp.asarray(z), jnp.asarray(ids), axis=1)  # [K, N, L]
-  return jnp.einsum("knl,nl->nk", per_word, jnp.asarray(mask, per_word.dtype))
+  return linalg.einsum("knl,nl->nk", per_word, jnp.asarray(mask, per_word.dtype))
 
 
 @jax.jit

@@ -1,5 +1,5 @@
-"""Shared utilities for wassml (input checks)."""
+"""Shared utilities for wassml (input checks, full-precision products)."""
 
-from wassml.utils import checks
+from wassml.utils import checks, linalg
 
-__all__ = ["checks"]
+__all__ = ["checks", "linalg"]

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One prepared GPU check for a lent device machine (see experiments/device_check/README.md).
+#
+# Runs from the repository root with the machine's own python3 (jax with CUDA), after the wheels
+# of what that image lacks (ott-jax, jaxopt, POT, ml_collections) are installed to /tmp/site:
+#   1. environment: GPU, driver, package versions, jax backend;
+#   2. experiments.bench_ot.main: wassml vs a POT loop vs ott-jax, JUMBOT-sized OT problems;
+#   3. experiments.domain_adaptation.bench_step: one JUMBOT step, plan in the jitted step vs POT on
+#      the host;
+#   4. experiments.supervised.bench_sweep: a seed sweep as vmap vs lax.map vs host stepping;
+#   5. the core test files on the GPU backend.
+# Every section has its own time limit and writes under $OUT (default runs/device_check), so one
+# section's failure or timeout still leaves the others' results. Sizes can be shrunk for a dry run
+# on the CPU with the *_ARGS / T_* variables.
+set -u
+OUT=${OUT:-runs/device_check}
+PY=${PY:-python3}
+mkdir -p "$OUT"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+export XLA_PYTHON_CLIENT_PREALLOCATE=false   # several test workers share one GPU
+LOG=$OUT/log.txt
+T0=$SECONDS
+section() { echo "=== $1 (t=$((SECONDS - T0)) s, $(date -u +%H:%M:%S) UTC)" | tee -a "$LOG"; }
+
+section environment
+{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>&1
+  nproc
+  $PY - <<'PYEOF'
+import platform, jax, flax, optax, ott, ot, numpy
+print("python", platform.python_version(), "| jax", jax.__version__, "| backend", jax.default_backend(),
+      "| devices", jax.devices(), "| flax", flax.__version__, "| optax", optax.__version__,
+      "| ott-jax", ott.__version__, "| POT", ot.__version__, "| numpy", numpy.__version__)
+PYEOF
+} 2>&1 | tee -a "$LOG"
+
+section bench_ot
+timeout "${T_BENCH_OT:-150}" $PY -m experiments.bench_ot.main --workdir="$OUT/bench_ot" \
+  --single_thread=false ${BENCH_OT_ARGS:---repeats=5} 2>&1 | grep -v "^\s*$" | tee -a "$LOG"
+
+section bench_step
+timeout "${T_BENCH_STEP:-110}" $PY -m experiments.domain_adaptation.bench_step \
+  --workdir="$OUT/bench_step" ${BENCH_STEP_ARGS:---batch=500 --rounds=5 --warmup=2} 2>&1 | tee -a "$LOG"
+
+section bench_sweep
+timeout "${T_BENCH_SWEEP:-100}" $PY -m experiments.supervised.bench_sweep \
+  ${BENCH_SWEEP_ARGS:---seeds=8 --steps=100 --rounds=2 --models=LeNet5,VGG8n} 2>&1 | tee "$OUT/bench_sweep.txt" | tee -a "$LOG"
+
+section tests
+timeout "${T_TESTS:-150}" $PY -m pytest -p no:cacheprovider -n "${TEST_WORKERS:-8}" -q -rfE \
+  --junitxml="$OUT/junit.xml" ${TESTS:-tests/test_ot_exact.py tests/test_ot_sinkhorn.py \
+  tests/test_ot_minibatch.py tests/test_ot_misc.py tests/test_train.py tests/test_train_parallel.py \
+  tests/test_regularization.py tests/test_clustering_wamic.py tests/test_domain_adaptation_core.py} \
+  2>&1 | tail -n 60 | tee -a "$LOG"
+
+section done
