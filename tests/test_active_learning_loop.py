@@ -1,6 +1,7 @@
 """Active-learning strategies, scores, prototypes and the pool loop on tiny data (test_active_learning_loop)."""
 
 import itertools
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -296,6 +297,12 @@ def test_fit_seeds_host_stepping_is_the_compiled_loop():
   np.testing.assert_array_equal(acc_seq, acc_vec)
   with pytest.raises(ValueError, match="vectorize"):
     training.fit_seeds(keys, module, xs, ys, ns, num_steps=1, vectorize="pmap")
+  # A later call (another round, another step count) reuses the vmapped program: no new trace.
+  cache = sys.modules["wassml.train.sweep"]._cached_program
+  before = cache.cache_info()
+  training.fit_seeds(keys, module, xs, ys, ns, num_steps=3, batch_size=8, vectorize="vmap")
+  after = cache.cache_info()
+  assert (after.hits, after.misses) == (before.hits + 1, before.misses)
 
 
 def load_digits_small():

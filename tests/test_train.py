@@ -12,6 +12,7 @@ import pytest
 
 from wassml import nn as wnn
 from wassml import train as wtrain
+from wassml.utils import linalg
 
 
 def _regression_problem(n=32, d=3):
@@ -135,6 +136,15 @@ def _tiny_run(key, lr=0.05, num_steps=20):
   return {"params": state.params, "loss": metrics["loss"]}
 
 
+_TRACES = []
+
+
+def _counted_run(key, num_steps=20):
+  """``_tiny_run`` that counts its traces (a module-level function: ``sweep`` caches its program)."""
+  _TRACES.append(1)
+  return _tiny_run(key, num_steps=num_steps)
+
+
 def test_sweep_over_seeds_equals_separate_runs_in_one_compile():
   traces = []
 
@@ -145,6 +155,14 @@ def test_sweep_over_seeds_equals_separate_runs_in_one_compile():
   keys = jax.random.split(jax.random.key(7), 3)
   out = wtrain.sweep(run, keys)
   assert len(traces) == 1  # traced (and compiled) once for the whole batch
+  _TRACES.clear()
+  wtrain.sweep(_counted_run, keys)
+  wtrain.sweep(_counted_run, keys)
+  assert len(_TRACES) == 1  # called again: the same program, not traced again
+  wtrain.sweep(_counted_run, keys, static_kwargs={"num_steps": 3})
+  assert len(_TRACES) == 2  # other static arguments: their own program
+  wtrain.sweep(run, keys)
+  assert len(traces) == 2  # a closure is not cached (it would keep what it captured alive)
   assert out["loss"].shape == (3, 20)
   for i in range(3):
     ref = jax.jit(_tiny_run)(keys[i])
@@ -294,6 +312,12 @@ def test_corrupt_and_incompatible_checkpoints_are_reported_not_overwritten(tmp_p
 
 # ----------------------------------------------------------------------------- eval etc.
 def test_evaluate_classifier_and_predict_padding():
+  # Full float32 products: on a GPU the default (TF32) rounds batches of 10 and of 23 differently.
+  with linalg.full_precision():
+    _check_predict_padding()
+
+
+def _check_predict_padding():
   model = wnn.MLP(hidden=(5,), num_outputs=3)
   state = wtrain.create_train_state(jax.random.key(0), model, jnp.zeros((1, 4)), optax.sgd(0.1))
   x = np.random.default_rng(0).normal(size=(23, 4)).astype(np.float32)

@@ -69,6 +69,7 @@ def _run_one(h, *, module, tx, batch_size):
   return _variables(jax.lax.fori_loop(0, h["steps"], body, state))
 
 
+@functools.lru_cache(maxsize=None)
 def _optimizer(learning_rate: float, weight_decay: float) -> optax.GradientTransformation:
   return optax.adamw(learning_rate, weight_decay=weight_decay) if weight_decay else optax.adam(learning_rate)
 
@@ -151,7 +152,7 @@ def fit_seeds(
     raise ValueError(f"fit_seeds: unknown vectorize={vectorize!r}; valid: {list(FIT_MODES)}")
   if vectorize == "host" or (vectorize == "auto" and _on_cpu()):
     return _fit_seeds_host(keys, module, x, y, n_valid, int(num_steps), batch_size, learning_rate, weight_decay)
-  tx = _optimizer(learning_rate, weight_decay)
+  tx = _optimizer(float(learning_rate), float(weight_decay))  # cached: the sweep's program is reused
   s = len(n_valid)
   batch = {
       "key": keys,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -62,12 +63,33 @@ def sweep(run_fn: Callable[[Any], Any], keys_or_hparams: Any, *, in_axes: Any = 
   if None in sizes or len(sizes) != 1:
     raise ValueError("sweep: every leaf of keys_or_hparams needs the same leading (sweep) axis, "
                      f"got leading sizes {sizes}.")
+  if mode == "map" and in_axes != 0:
+    raise ValueError(f"sweep: vectorize='map' maps over the leading axis of every leaf; got in_axes={in_axes!r} "
+                     "(use vectorize='vmap' for other in_axes).")
+  static_items = tuple(sorted(kwargs.items()))
+  fn = None
+  if getattr(run_fn, "__closure__", None) is None:  # not a closure: nothing captured is kept alive
+    try:
+      fn = _cached_program(run_fn, static_items, in_axes, mode)
+    except TypeError:  # an unhashable static argument or in_axes
+      fn = None
+  if fn is None:  # a fresh program, traced and compiled at this call
+    fn = _program(run_fn, static_items, in_axes, mode)
+  return fn(keys_or_hparams)
+
+
+def _program(run_fn, static_items, in_axes, mode):
+  """The jitted sweep of ``run_fn`` (vmapped or ``lax.map``-ped over the leading axis)."""
+  kwargs = dict(static_items)
   one = lambda h: run_fn(h, **kwargs)  # noqa: E731
   if mode == "vmap":
-    fn = jax.jit(jax.vmap(one, in_axes=in_axes))
-  else:
-    if in_axes != 0:
-      raise ValueError(f"sweep: vectorize='map' maps over the leading axis of every leaf; got in_axes={in_axes!r} "
-                       "(use vectorize='vmap' for other in_axes).")
-    fn = jax.jit(lambda hs: jax.lax.map(one, hs))
-  return fn(keys_or_hparams)
+    return jax.jit(jax.vmap(one, in_axes=in_axes))
+  return jax.jit(lambda hs: jax.lax.map(one, hs))
+
+
+# The same run function with the same static arguments reuses its jitted program, so a sweep
+# called again (every active-learning round, every tuning point) is neither traced nor compiled
+# again (before this cache each call built a new jit and paid both). Only functions without
+# closure cells (module-level functions, partials of them) are cached: a closure is usually
+# rebuilt at every call, and caching it would keep the arrays it captured alive.
+_cached_program = functools.lru_cache(maxsize=32)(_program)
