@@ -118,6 +118,23 @@ def test_vmap_equals_loop(method):
     np.testing.assert_allclose(float(batched.cost[i]), float(single.cost), rtol=1e-6)
 
 
+def test_parallel_auction_batching_equals_sequential_and_pot(x64):
+  """Under vmap the auction runs problem by problem (default) or as one batched while-loop
+  ("parallel"): the same optimal assignments, each problem still reports its own rounds."""
+  rng = np.random.default_rng(8)
+  costs = np.stack([_problem(rng, 12, 12)[0] for _ in range(5)])
+  costs[2] = np.round(costs[2] * 3)  # ties
+  seq = jax.jit(jax.vmap(lambda c: wot.emd(c, method="auction")))(costs)
+  par = jax.jit(jax.vmap(lambda c: wot.emd(c, method="auction", batching="parallel")))(costs)
+  ref = [ot.emd2([], [], c) for c in costs]
+  np.testing.assert_allclose(np.asarray(par.cost), ref, rtol=1e-9, atol=1e-12)
+  np.testing.assert_allclose(np.asarray(par.cost), np.asarray(seq.cost), rtol=1e-12, atol=1e-12)
+  assert bool(jnp.all(par.converged))
+  np.testing.assert_array_equal(np.asarray(par.num_iters), np.asarray(seq.num_iters))
+  with pytest.raises(ValueError, match="batching"):
+    wot.emd(costs[0], method="auction", batching="threads")
+
+
 @pytest.mark.parametrize("method", ["auction", "host"])
 def test_no_retrace_on_new_values(method):
   chex.clear_trace_counter()

@@ -6,6 +6,8 @@ EXACT = dict(method="auto")
 EXACT_AUCTION = dict(method="auction", chunk=64)
 # The host path, timed as a third exact column on accelerators (where "auto" is the auction).
 EXACT_HOST = dict(method="host")
+# The auction as one batched while-loop under vmap, also timed on accelerators.
+EXACT_AUCTION_PARALLEL = dict(method="auction", chunk=64, batching="parallel")
 # Kernel mode is safe here: costs are normalised to [0, 1], so max C / eps = 20 (float32
 # bound 50). L1 marginal tolerance 1e-5, checked every 10 iterations.
 SINKHORN = dict(mode="kernel", tol=1e-5, check_every=10, num_iters=1000)

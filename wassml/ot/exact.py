@@ -50,6 +50,7 @@ from wassml.ot.result import OTResult
 from wassml.utils import checks as uc
 
 METHODS = ("auto", "auction", "host")
+AUCTION_BATCHING = ("sequential", "parallel")
 
 
 # ----------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def _sequential_auction(eps_final_rel: float, chunk: int):
   return fn
 
 
-def _emd_auction(cost, eps_final_rel, chunk):
+def _emd_auction(cost, eps_final_rel, chunk, batching):
   n = cost.shape[0]
   dt = cost.dtype
   if n == 1:
@@ -171,8 +172,9 @@ def _emd_auction(cost, eps_final_rel, chunk):
     rounds = jnp.asarray(0, jnp.int32)
     ok = jnp.asarray(True)
   else:
-    perm, prices, rounds, ok = _sequential_auction(eps_final_rel, chunk)(
-        jax.lax.stop_gradient(cost))
+    solve = (_sequential_auction(eps_final_rel, chunk) if batching == "sequential" else
+             functools.partial(auction_assignment, eps_final_rel=eps_final_rel, chunk=chunk))
+    perm, prices, rounds, ok = solve(jax.lax.stop_gradient(cost))
   plan = jax.nn.one_hot(perm, n, dtype=dt) / n
   # Dual potentials (eps-complementary slackness): g = -prices, f_i = min_j C_ij - g_j.
   c_sg = jax.lax.stop_gradient(cost)
@@ -229,10 +231,10 @@ def _emd_host(cost, a, b):
   return plan, f, g, ok, rounds
 
 
-@functools.partial(jax.jit, static_argnames=("method", "eps_final_rel", "chunk"))
-def _emd(cost, a, b, method, eps_final_rel, chunk):
+@functools.partial(jax.jit, static_argnames=("method", "eps_final_rel", "chunk", "batching"))
+def _emd(cost, a, b, method, eps_final_rel, chunk, batching):
   if method == "auction":
-    plan, f, g, ok, iters = _emd_auction(cost, eps_final_rel, chunk)
+    plan, f, g, ok, iters = _emd_auction(cost, eps_final_rel, chunk, batching)
   else:
     plan, f, g, ok, iters = _emd_host(cost, a, b)
   plan = jax.lax.stop_gradient(plan)
@@ -249,6 +251,7 @@ def emd(
     method: str = "auto",
     eps_final: Optional[float] = None,
     chunk: int = 64,
+    batching: str = "sequential",
 ) -> OTResult:
   """Exact OT ``min_{P 1 = a, P^T 1 = b} <P, C>``.
 
@@ -269,6 +272,13 @@ def emd(
     eps_final: auction's final epsilon relative to the cost range
       (default 1e-6 in float32, 1e-9 in float64).
     chunk: auction bidders per round (performance knob).
+    batching: how the auction runs under ``vmap``: ``"sequential"`` (default; the problems one
+      after another inside the compiled program, each for its own number of rounds) or
+      ``"parallel"`` (one batched ``while_loop``: every problem runs as many rounds as the
+      slowest, in rounds ``B`` times wider). On a CPU sequential was about 5x faster
+      (``docs/ot.md``). On a GPU a round is latency-bound, so parallel should pay only the slowest
+      problem's rounds; that has not been measured yet (``bench_ot`` times both on
+      accelerators). Same results either way.
 
   Returns:
     :class:`OTResult` with ``cost = objective = <P, C>``, ``plan: [n, m]``,
@@ -317,4 +327,6 @@ def emd(
     eps_final = default_eps_final(cost.dtype)
   if int(chunk) < 1:
     raise ValueError(f"chunk must be >= 1, got {chunk!r}.")
-  return _emd(cost, a, b, method, float(eps_final), int(chunk))
+  if batching not in AUCTION_BATCHING:
+    raise ValueError(f"batching must be one of {AUCTION_BATCHING}, got {batching!r}.")
+  return _emd(cost, a, b, method, float(eps_final), int(chunk), batching)
