@@ -9,8 +9,8 @@ import pytest
 
 from experiments.clustering import train
 from experiments.clustering.configs import (default, digits, digits_long, fashion_mnist,
-                                           fashion_mnist_long, moons, moons_v4, moons_v4_selection,
-                                           quick)
+                                           fashion_mnist_adv3000, fashion_mnist_long, moons, moons_v4,
+                                           moons_v4_selection, quick)
 
 
 def test_quick_config_runs_and_clusters(tmp_path):
@@ -30,7 +30,7 @@ def test_quick_config_runs_and_clusters(tmp_path):
   assert res["accuracy"] == saved["accuracy"]
 
 
-@pytest.mark.parametrize("module", [default, digits, digits_long, fashion_mnist,
+@pytest.mark.parametrize("module", [default, digits, digits_long, fashion_mnist, fashion_mnist_adv3000,
                                     fashion_mnist_long, moons, moons_v4, moons_v4_selection, quick])
 def test_configs_build(module):
   cfg = module.get_config()
