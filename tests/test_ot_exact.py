@@ -131,6 +131,12 @@ def test_parallel_auction_batching_equals_sequential_and_pot(x64):
   np.testing.assert_allclose(np.asarray(par.cost), np.asarray(seq.cost), rtol=1e-12, atol=1e-12)
   assert bool(jnp.all(par.converged))
   np.testing.assert_array_equal(np.asarray(par.num_iters), np.asarray(seq.num_iters))
+  # The two really differ in how they batch: a lax.map over problems vs one batched while-loop.
+  def loops(batching):
+    text = str(jax.make_jaxpr(jax.vmap(lambda c: wot.emd(c, method="auction",
+                                                         batching=batching).cost))(costs))
+    return "scan[" in text or "custom_vmap" in text
+  assert loops("sequential") and not loops("parallel")
   with pytest.raises(ValueError, match="batching"):
     wot.emd(costs[0], method="auction", batching="threads")
 

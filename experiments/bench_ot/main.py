@@ -123,44 +123,31 @@ def main(argv):
     pot_s, pot_times, pot_vals = time_fn(
         lambda: np.array([ot.emd2(u, u, c) for c in C64]), FLAGS.repeats)
     wass = time_jax(jax.vmap(lambda c: wot.emd(c, **settings.EXACT).cost), C32, FLAGS.repeats)
+
+    def exact_column(name, label, emd_settings, repeats):
+      """Times ``wot.emd(**emd_settings)`` as an extra column ``<name>_s`` etc. of the exact row."""
+      t = time_jax(jax.vmap(lambda c: wot.emd(c, **emd_settings).cost), C32, repeats)
+      print(f"[exact] wassml {label} {t[1]*1e3:.1f} ms after compile (compile {t[0]:.2f} s) "
+            f"ratio {t[1]/pot_s:.3f}", flush=True)
+      return {f"{name}_s": t[1], f"{name}_compile_s": t[0], f"ratio_{name}_over_pot": t[1] / pot_s,
+              f"max_abs_value_diff_{name}_vs_pot": float(np.max(np.abs(
+                  np.asarray(t[3], np.float64) - pot_vals)))}
+
     # The JAX-native auction (what "auto" picks on accelerators), as an extra column.
-    auc = time_jax(jax.vmap(lambda c: wot.emd(c, **settings.EXACT_AUCTION).cost), C32,
-                   max(1, FLAGS.repeats // 2))
+    auc_extra = exact_column("auction", "auction (JAX)", settings.EXACT_AUCTION,
+                             max(1, FLAGS.repeats // 2))
     auc_rounds = np.asarray(jax.jit(jax.vmap(
         lambda c: wot.emd(c, **settings.EXACT_AUCTION).num_iters))(C32))
-    auc_extra = {
-        "auction_s": auc[1], "auction_compile_s": auc[0],
-        "ratio_auction_over_pot": auc[1] / pot_s,
-        "max_abs_value_diff_auction_vs_pot": float(np.max(np.abs(
-            np.asarray(auc[3], np.float64) - pot_vals))),
-        "auction_rounds": auc_rounds.tolist(),
-        "auction_settings": settings.EXACT_AUCTION,
-    }
-    print(f"[exact] wassml auction (JAX) {auc[1]*1e3:.1f} ms after compile (compile "
-          f"{auc[0]:.2f} s) ratio {auc[1]/pot_s:.3f} rounds {auc_rounds.tolist()}", flush=True)
+    print(f"[exact] auction rounds {auc_rounds.tolist()}", flush=True)
+    auc_extra.update({"auction_rounds": auc_rounds.tolist(),
+                      "auction_settings": settings.EXACT_AUCTION})
     if jax.default_backend() != "cpu":
       # On an accelerator "auto" is the auction; the host path (the cost to the host, scipy's
-      # linear_sum_assignment, the plan back) is the alternative, timed here side by side.
-      host = time_jax(jax.vmap(lambda c: wot.emd(c, **settings.EXACT_HOST).cost), C32,
-                      FLAGS.repeats)
-      auc_extra.update({
-          "host_s": host[1], "host_compile_s": host[0], "ratio_host_over_pot": host[1] / pot_s,
-          "max_abs_value_diff_host_vs_pot": float(np.max(np.abs(
-              np.asarray(host[3], np.float64) - pot_vals))),
-      })
-      print(f"[exact] wassml host path {host[1]*1e3:.1f} ms after compile (compile "
-            f"{host[0]:.2f} s) ratio {host[1]/pot_s:.3f}", flush=True)
-      # The auction as one batched while-loop (rounds of the slowest problem, B times wider).
-      par = time_jax(jax.vmap(lambda c: wot.emd(c, **settings.EXACT_AUCTION_PARALLEL).cost), C32,
-                     FLAGS.repeats)
-      auc_extra.update({
-          "auction_parallel_s": par[1], "auction_parallel_compile_s": par[0],
-          "ratio_auction_parallel_over_pot": par[1] / pot_s,
-          "max_abs_value_diff_auction_parallel_vs_pot": float(np.max(np.abs(
-              np.asarray(par[3], np.float64) - pot_vals))),
-      })
-      print(f"[exact] wassml auction, parallel batching {par[1]*1e3:.1f} ms after compile "
-            f"(compile {par[0]:.2f} s) ratio {par[1]/pot_s:.3f}", flush=True)
+      # linear_sum_assignment, the plan back) and the auction as one batched while-loop (the
+      # slowest problem's rounds, B times wider) are the alternatives, timed side by side.
+      auc_extra.update(exact_column("host", "host path", settings.EXACT_HOST, FLAGS.repeats))
+      auc_extra.update(exact_column("auction_parallel", "auction, parallel batching",
+                                    settings.EXACT_AUCTION_PARALLEL, FLAGS.repeats))
     ott_res = None
     if FLAGS.ott:
       from ott.geometry import geometry
