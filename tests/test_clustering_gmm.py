@@ -20,12 +20,15 @@ def blobs():
   return x.astype(np.float32), y
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "tied"])
 def test_em_matches_sklearn_from_same_start(blobs, covariance_type):
   x, _ = blobs
   p0, _ = gmm.fit_gmm(jax.random.key(0), x, 3, covariance_type=covariance_type, num_iters=1)
   w0, m0, c0 = map(np.asarray, (p0.weights, p0.means, p0.covariances))
-  prec = np.linalg.inv(c0) if covariance_type == "full" else 1.0 / c0
+  if covariance_type == "tied":  # ours: K equal matrices; sklearn: one
+    np.testing.assert_array_equal(c0, np.broadcast_to(c0[0], c0.shape))
+    c0 = c0[0]
+  prec = np.linalg.inv(c0) if covariance_type != "diag" else 1.0 / c0
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     sk = GaussianMixture(3, covariance_type=covariance_type, weights_init=w0, means_init=m0,
@@ -36,12 +39,14 @@ def test_em_matches_sklearn_from_same_start(blobs, covariance_type):
   np.testing.assert_allclose(float(info.log_likelihood), sk.score(x), rtol=1e-5)
   np.testing.assert_allclose(np.asarray(p.means), sk.means_, atol=1e-4)
   np.testing.assert_allclose(np.asarray(p.weights), sk.weights_, atol=1e-5)
-  np.testing.assert_allclose(np.asarray(p.covariances), sk.covariances_, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(p.covariances),
+                             np.broadcast_to(sk.covariances_, p.covariances.shape),
+                             rtol=1e-4, atol=1e-5)
   np.testing.assert_array_equal(np.asarray(gmm.predict(p, x)), sk.predict(x))
   np.testing.assert_allclose(np.asarray(gmm.predict_proba(p, x)), sk.predict_proba(x), atol=1e-4)
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "tied"])
 def test_gmm_from_scratch_matches_sklearn_solution(blobs, covariance_type):
   x, y = blobs
   p, info = gmm.fit_gmm(jax.random.key(1), x, 3, covariance_type=covariance_type)
@@ -49,7 +54,35 @@ def test_gmm_from_scratch_matches_sklearn_solution(blobs, covariance_type):
   assert bool(info.converged)
   np.testing.assert_allclose(float(info.log_likelihood), sk.score(x), atol=1e-2)
   assert metrics.ari(sk.predict(x), np.asarray(gmm.predict(p, x))) == pytest.approx(1.0)
-  assert metrics.cluster_accuracy(y, np.asarray(gmm.predict(p, x))) > 0.9
+  if covariance_type != "tied":  # one shared covariance misfits blobs of std 1, 2 and 0.5
+    assert metrics.cluster_accuracy(y, np.asarray(gmm.predict(p, x))) > 0.9
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_equal_weights_em_is_the_constrained_fixed_point(blobs, covariance_type):
+  """EM with proportions fixed at 1/K: checked in float64 numpy against the stationarity
+  conditions of the constrained likelihood (responsibilities under equal weights reproduce the
+  means and covariances), and its likelihood beats the free fit with its weights set to 1/K."""
+  from scipy import stats
+  x, _ = blobs
+  p, info = gmm.fit_gmm(jax.random.key(1), x, 3, covariance_type=covariance_type, num_iters=500,
+                        tol=1e-9, equal_weights=True)
+  np.testing.assert_allclose(np.asarray(p.weights), np.full(3, 1 / 3), rtol=1e-6)
+  m, c = np.asarray(p.means, np.float64), np.asarray(p.covariances, np.float64)
+  xd = x.astype(np.float64)
+  dens = np.stack([stats.multivariate_normal(m[k], c[k]).pdf(xd) for k in range(3)], 1) / 3
+  r = dens / dens.sum(1, keepdims=True)
+  nk = r.sum(0)
+  np.testing.assert_allclose(m, (r.T @ xd) / nk[:, None], atol=2e-3)
+  covs = np.stack([(r[:, k, None] * (xd - m[k])).T @ (xd - m[k]) / nk[k] for k in range(3)])
+  want = covs if covariance_type == "full" else np.broadcast_to(
+      (nk[:, None, None] * covs).sum(0) / len(x), covs.shape)
+  np.testing.assert_allclose(c, want + 1e-6 * np.eye(2), rtol=2e-3, atol=2e-3)
+  np.testing.assert_allclose(float(info.log_likelihood), np.mean(np.log(dens.sum(1))), rtol=1e-5)
+  free, _ = gmm.fit_gmm(jax.random.key(1), x, 3, covariance_type=covariance_type)
+  free_eq = free.replace(weights=jnp.full(3, 1 / 3))
+  assert float(info.log_likelihood) >= float(gmm.log_likelihood(free_eq, x)) - 1e-5
+  assert not np.allclose(np.asarray(free.weights), 1 / 3, atol=1e-2)  # the constraint binds
 
 
 def test_kmeans_matches_sklearn(blobs):

@@ -330,8 +330,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 def summary_table(results: dict) -> str:
   """A Markdown table of accuracy / NMI / ARI (mean ± std in %) per method."""
+  model = (results.get("config") or {}).get("model", {})
+  gmm_kind = model.get("gmm_covariance", "full") + (
+      ", equal weights" if model.get("gmm_equal_weights", False) else "")
   names = {"kmeans_raw": "k-means (raw)", "gmm_raw": "GMM (raw)", "ae_kmeans": "AE + k-means",
-           "ae_gmm": "AE + GMM (full)", "wamic": results.get("method", "wamic").upper(),
+           "ae_gmm": f"AE + GMM ({gmm_kind})", "wamic": results.get("method", "wamic").upper(),
            "diwac": f"DiWaC ({results.get('diwac_loss')})"}
   lines = ["| method | accuracy (%) | NMI (%) | ARI (%) |", "|---|---|---|---|"]
   for m in METHODS:

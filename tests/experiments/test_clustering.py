@@ -10,7 +10,7 @@ import pytest
 from experiments.clustering import train
 from experiments.clustering.configs import (default, digits, digits_long, fashion_mnist,
                                            fashion_mnist_adv3000, fashion_mnist_long, moons, moons_v4,
-                                           moons_v4_selection, quick)
+                                           moons_v4_selection, moons_v5, moons_v5_selection_dev, quick)
 
 
 def test_quick_config_runs_and_clusters(tmp_path):
@@ -31,7 +31,8 @@ def test_quick_config_runs_and_clusters(tmp_path):
 
 
 @pytest.mark.parametrize("module", [default, digits, digits_long, fashion_mnist, fashion_mnist_adv3000,
-                                    fashion_mnist_long, moons, moons_v4, moons_v4_selection, quick])
+                                    fashion_mnist_long, moons, moons_v4, moons_v4_selection, moons_v5,
+                                    moons_v5_selection_dev, quick])
 def test_configs_build(module):
   cfg = module.get_config()
   mc = train.model_config(cfg)
@@ -105,3 +106,85 @@ def test_model_selection_refuses_non_finite_scores(monkeypatch):
   with pytest.raises(FloatingPointError, match=r"seed 0 K=3"):
     train.run_selection(jax.random.split(jax.random.key(0), 2), x, x, cfg, (2, 3, 4),
                         num_samples=10, num_batches=2)
+
+
+def _tiny_moons():
+  c = quick.get_config()
+  c.dataset_kwargs = {"n_per_class": 60, "noise": 0.05}
+  m = c.model
+  m.hidden, m.critic_hidden, m.batch_size = (16,), (16,), 32
+  m.ae_steps, m.ae_restarts, m.critic_warmup_steps, m.adv_steps, m.encoder_steps = 40, 1, 3, 3, 3
+  m.adv_per_component, m.num_critic, m.run_diwac = 8, 1, False
+  return c
+
+
+def test_ablation_base_variant_equals_the_pipeline_and_shares_steps_1_2(tmp_path, monkeypatch):
+  from experiments.clustering import ablation
+  from wassml.clustering import pipeline
+  c = _tiny_moons()
+  c.ablation = dict(seeds=(3,), heldout_w1=True, variants={
+      "base": {}, "step3": {"adv_steps": 5}, "step1": {"ae_steps": 30}})
+  calls = []
+  real = ablation.steps12
+  monkeypatch.setattr(ablation, "steps12", lambda *a, **k: calls.append(k["cfg"]) or real(*a, **k))
+  out = ablation.run_ablation(c, str(tmp_path))
+  # Steps 1-2 ran (were traced) once per distinct step-1 setting: base and step3 share them.
+  assert sorted(cfg.ae_steps for cfg in calls) == [30, 40]
+  # The base variant is what pipeline.run gives for the same key.
+  d = train.load_data(c)
+  ref = pipeline.run(jax.random.key(3), jnp.asarray(d["x"]), train.model_config(c))
+  rec = out["entries"]["base"]["per_seed"]["3"]
+  assert rec["wamic"] == train.scores(d["y"], np.asarray(ref["wamic"]))
+  assert rec["ae_gmm"] == train.scores(d["y"], np.asarray(ref["ae_gmm"]))
+  assert out["entries"]["step3"]["per_seed"]["3"]["ae_gmm"] == rec["ae_gmm"]
+  assert np.isfinite(rec["heldout_w1"]) and rec["code_label_runs"] >= 3
+  assert "| step3 | adv_steps=5 |" in (tmp_path / "ablation.md").read_text()
+  # Resume: a second run recomputes nothing; a redefined variant is recomputed.
+  calls.clear()
+  again = ablation.run_ablation(c, str(tmp_path))
+  assert calls == [] and again["entries"] == out["entries"]
+  c.ablation.variants.step1 = {"ae_steps": 20}
+  ablation.run_ablation(c, str(tmp_path))
+  assert [cfg.ae_steps for cfg in calls] == [20]
+
+
+def test_ablation_configs_build():
+  from experiments.clustering.configs import ablation_fashion_mnist, ablation_moons
+  for module in (ablation_fashion_mnist, ablation_moons):
+    c = module.get_config()
+    for v in c.ablation.variants.values():
+      assert train.model_config(c, **dict(v)).num_clusters == c.num_clusters
+
+
+def _quantile_map_accuracy_by_quadrature(means, sds, weights, props):
+  """Independent of sampling: the class-by-component masses on a fine grid, Hungarian matched."""
+  from scipy import optimize, stats
+  z = np.linspace(min(means) - 8 * max(sds), max(means) + 8 * max(sds), 400_001)
+  dens = np.stack([w * stats.norm.pdf(z, m, s) for m, s, w in zip(means, sds, weights)])
+  cdf = np.cumsum(dens.sum(0)) * (z[1] - z[0])
+  cls = np.searchsorted(np.cumsum(props)[:-1], cdf, side="right")
+  mapk = np.argmax(dens, 0)
+  mass = np.zeros((len(props), len(means)))
+  np.add.at(mass, (cls, mapk), dens.sum(0) * (z[1] - z[0]))
+  r, c = optimize.linear_sum_assignment(-mass)
+  return mass[r, c].sum()
+
+
+@pytest.mark.parametrize("means,sds,weights", [
+    ((-3.0, 0.0, 3.0), (0.2, 0.2, 0.2), (1 / 3, 1 / 3, 1 / 3)),   # separated: 1
+    ((-0.8, -0.3, 0.3), (0.25, 0.18, 0.2), (0.3, 0.35, 0.35)),     # like results/moons_v4
+    ((-1.0, 0.0, 1.0), (0.6, 0.2, 0.6), (1 / 3, 1 / 3, 1 / 3))])   # unequal widths
+def test_quantile_map_accuracy_matches_quadrature(means, sds, weights):
+  from experiments.clustering import ablation
+  from wassml.clustering import gmm, mixture
+  params = mixture.from_gmm(gmm.GMMParams(
+      weights=jnp.asarray(weights), means=jnp.asarray(means)[:, None],
+      covariances=jnp.asarray(sds)[:, None, None] ** 2))
+  props = np.full(3, 1 / 3)
+  got = ablation.quantile_map_accuracy(jax.random.key(0), params, props)
+  want = _quantile_map_accuracy_by_quadrature(means, sds, weights, props)
+  assert abs(got - want) < 4e-3, (got, want)
+  if sds[0] == 0.2 and means[0] == -3.0:
+    assert got > 0.999
+  else:
+    assert got < 0.99

@@ -28,7 +28,7 @@ from wassml.clustering import _checks
 from wassml.ot.costs import pairwise_sqeuclidean
 from wassml.utils import linalg
 
-COVARIANCE_TYPES = ("full", "diag")
+COVARIANCE_TYPES = ("full", "diag", "tied")
 GMM_INITS = ("kmeans", "k-means++", "random")
 
 
@@ -39,7 +39,8 @@ class GMMParams:
   Attributes:
     weights: ``[K]`` proportions (sum to one).
     means: ``[K, d]``.
-    covariances: ``[K, d, d]`` (full) or ``[K, d]`` (diagonal variances).
+    covariances: ``[K, d, d]`` (full, and tied: ``K`` equal matrices) or ``[K, d]`` (diagonal
+      variances).
   """
 
   weights: jax.Array
@@ -216,11 +217,22 @@ def predict(params: GMMParams, x: ArrayLike) -> jax.Array:
   return jnp.argmax(joint_log_prob(params, x), -1)
 
 
-def m_step(x: jax.Array, resp: jax.Array, covariance_type: str, reg_covar: float) -> GMMParams:
-  """Maximum-likelihood mixture from responsibilities ``resp [n, K]`` (sklearn's M-step)."""
+def m_step(x: jax.Array, resp: jax.Array, covariance_type: str, reg_covar: float,
+           equal_weights: bool = False) -> GMMParams:
+  """Maximum-likelihood mixture from responsibilities ``resp [n, K]`` (sklearn's M-step).
+
+  ``covariance_type="tied"``: one covariance shared by the components (sklearn's ``"tied"``),
+  stored as ``K`` equal ``[d, d]`` matrices. ``equal_weights``: the weights stay ``1 / K`` (the
+  maximum-likelihood mixture among those with equal proportions).
+  """
   eps = jnp.finfo(x.dtype).eps
   nk = resp.sum(0) + 10.0 * eps  # [K]
   means = linalg.matmul(resp.T, x) / nk[:, None]
+  weights = jnp.full_like(nk, 1.0 / nk.shape[0]) if equal_weights else nk / x.shape[0]
+  if covariance_type == "tied":
+    cov = (linalg.matmul(x.T, x) - linalg.matmul(nk * means.T, means)) / jnp.sum(nk)
+    cov = 0.5 * (cov + cov.T) + reg_covar * jnp.eye(x.shape[1], dtype=x.dtype)
+    return GMMParams(weights, means, jnp.broadcast_to(cov, (nk.shape[0],) + cov.shape))
   if covariance_type == "full":
     diff = x[None] - means[:, None]  # [K, n, d]
     cov = linalg.einsum("kn,kni,knj->kij", resp.T, diff, diff) / nk[:, None, None]
@@ -229,7 +241,7 @@ def m_step(x: jax.Array, resp: jax.Array, covariance_type: str, reg_covar: float
   else:
     avg_x2 = linalg.matmul(resp.T, x * x) / nk[:, None]
     cov = jnp.maximum(avg_x2 - means**2, 0.0) + reg_covar
-  return GMMParams(nk / x.shape[0], means, cov)
+  return GMMParams(weights, means, cov)
 
 
 @flax.struct.dataclass
@@ -241,9 +253,9 @@ class GMMInfo:
   converged: jax.Array
 
 
-@functools.partial(jax.jit, static_argnames=("covariance_type", "num_iters"))
+@functools.partial(jax.jit, static_argnames=("covariance_type", "num_iters", "equal_weights"))
 def _em(x: jax.Array, params: GMMParams, covariance_type: str, num_iters: int, tol: float,
-        reg_covar: float) -> tuple[GMMParams, GMMInfo]:
+        reg_covar: float, equal_weights: bool = False) -> tuple[GMMParams, GMMInfo]:
 
   def cond(carry):
     _, ll, prev, it = carry
@@ -254,7 +266,7 @@ def _em(x: jax.Array, params: GMMParams, covariance_type: str, num_iters: int, t
     logp = joint_log_prob(params, x)
     resp = jax.nn.softmax(logp, -1)
     new_ll = jnp.mean(jax.nn.logsumexp(logp, -1))
-    return m_step(x, resp, covariance_type, reg_covar), new_ll, ll, it + 1
+    return m_step(x, resp, covariance_type, reg_covar, equal_weights), new_ll, ll, it + 1
 
   init = (params, jnp.array(-jnp.inf, x.dtype), jnp.array(jnp.inf, x.dtype), 0)
   params, ll, prev, it = jax.lax.while_loop(cond, body, init)
@@ -279,14 +291,15 @@ def initial_responsibilities(rng: jax.Array, x: jax.Array, k: int, init: str) ->
 def fit_gmm(rng: jax.Array, x: ArrayLike, k: int, *, covariance_type: str = "full",
             num_iters: int = 100, tol: float = 1e-3, reg_covar: float = 1e-6,
             init: str = "kmeans", params_init: GMMParams | None = None, n_init: int = 1,
-            ) -> tuple[GMMParams, GMMInfo]:
+            equal_weights: bool = False) -> tuple[GMMParams, GMMInfo]:
   """Fits a ``k``-component Gaussian mixture to ``x`` by EM.
 
   Args:
     rng: a ``jax.random.key`` (for the initialisation).
     x: ``[n, d]`` data.
     k: number of components (``1 <= k <= n``).
-    covariance_type: ``"full"`` or ``"diag"``.
+    covariance_type: ``"full"``, ``"diag"`` or ``"tied"`` (one covariance for all components,
+      returned as ``K`` equal full matrices).
     num_iters: maximum EM iterations (scikit-learn's ``max_iter``).
     tol: stop when the mean log-likelihood changes by less than ``tol``.
     reg_covar: added to every covariance diagonal (keeps degenerate components finite).
@@ -295,6 +308,8 @@ def fit_gmm(rng: jax.Array, x: ArrayLike, k: int, *, covariance_type: str = "ful
     n_init: number of initialisations (keys ``split(rng, n_init)``, run with ``vmap``); keeps the
       fit of highest final log-likelihood (scikit-learn's ``n_init``). ``n_init = 1`` uses ``rng``
       itself.
+    equal_weights: keep the weights at ``1 / k`` (a mixture of equal proportions; EM updates the
+      means and covariances only).
 
   Returns:
     ``(params, info)``: the fitted :class:`GMMParams` and a :class:`GMMInfo`.
@@ -313,14 +328,15 @@ def fit_gmm(rng: jax.Array, x: ArrayLike, k: int, *, covariance_type: str = "ful
   if params_init is None and n_init > 1:
     fits = jax.vmap(lambda key: fit_gmm(key, x, k, covariance_type=covariance_type,
                                         num_iters=num_iters, tol=tol, reg_covar=reg_covar,
-                                        init=init))(jax.random.split(rng, n_init))
+                                        init=init, equal_weights=equal_weights)
+                 )(jax.random.split(rng, n_init))
     best = jnp.argmax(jnp.where(jnp.isnan(fits[1].log_likelihood), -jnp.inf,
                                 fits[1].log_likelihood))
     return jax.tree.map(lambda a: a[best], fits)
   if params_init is None:
     resp = initial_responsibilities(rng, x, k, init)
-    params_init = m_step(x, resp, covariance_type, reg_covar)
-  elif params_init.covariance_type != covariance_type:
+    params_init = m_step(x, resp, covariance_type, reg_covar, equal_weights)
+  elif params_init.covariance_type != ("diag" if covariance_type == "diag" else "full"):
     raise ValueError(f"params_init has covariance type {params_init.covariance_type!r}, "
                      f"expected {covariance_type!r}.")
-  return _em(x, params_init, covariance_type, num_iters, tol, reg_covar)
+  return _em(x, params_init, covariance_type, num_iters, tol, reg_covar, equal_weights)

@@ -67,6 +67,10 @@ class ClusteringConfig:
   WGAN-GP critic, :func:`wassml.clustering.wamic.adversarial_step`) or ``"sinkhorn"`` (no critic:
   the minibatch Sinkhorn divergence at ``adv_epsilon`` with at most ``adv_sinkhorn_iters``
   iterations, :func:`wassml.clustering.wamic.ot_generator_step`; not in the paper).
+  ``gmm_covariance`` and ``gmm_equal_weights`` constrain step 2's EM mixture (and model
+  selection's): ``"tied"`` shares one covariance, ``gmm_equal_weights`` fixes the proportions at
+  ``1 / K``. With ``train_proportions=False`` step 3 keeps them there. (Why one may want this:
+  ``docs/clustering.md``, "The mixture decides the accuracy in one code dimension".)
   """
 
   num_clusters: int
@@ -87,6 +91,7 @@ class ClusteringConfig:
   gmm_iters: int = 100
   gmm_reg_covar: float = 1e-6
   gmm_n_init: int = 1
+  gmm_equal_weights: bool = False
   critic_warmup_steps: int = 200
   adv_steps: int = 500
   adv_per_component: int = 32
@@ -350,7 +355,7 @@ def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
   codes = wamic.encode(state, x)
   gmm_params, _ = gmm.fit_gmm(k_em, codes, k, covariance_type=cfg.gmm_covariance,
                               num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar,
-                              n_init=cfg.gmm_n_init)
+                              n_init=cfg.gmm_n_init, equal_weights=cfg.gmm_equal_weights)
   km = gmm.kmeans(k_km, codes, k)
   out = {"ae_kmeans": km.labels, "ae_gmm": gmm.predict(gmm_params, codes), "ae_codes": codes,
          "gmm": gmm_params}
@@ -530,8 +535,10 @@ def run_model_selection(key: jax.Array, x: jax.Array, x_heldout: jax.Array,
   codes = wamic.encode(state, x)
   mixes = []
   for i, k in enumerate(ks):
-    g, _ = gmm.fit_gmm(jax.random.fold_in(k_em, i), codes, k, covariance_type="full",
-                       num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar, n_init=cfg.gmm_n_init)
+    g, _ = gmm.fit_gmm(jax.random.fold_in(k_em, i), codes, k,
+                       covariance_type=cfg.gmm_covariance, num_iters=cfg.gmm_iters,
+                       reg_covar=cfg.gmm_reg_covar,
+                       n_init=cfg.gmm_n_init, equal_weights=cfg.gmm_equal_weights)
     mixes.append(mixture.pad(mixture.from_gmm(g), k_max))
   mixes = jax.tree.map(lambda *a: jnp.stack(a), *mixes)
 
