@@ -57,14 +57,9 @@ def steps12(key: jax.Array, x: jax.Array, cfg: pipeline.ClusteringConfig
             ) -> tuple[wamic.WamicState, gmm.GMMParams, jax.Array]:
   """Steps 1-2 with :func:`wassml.clustering.pipeline.run`'s keys: the auto-encoder state (with
   its observation noise), the EM mixture of its codes, and the key of steps 3-4."""
-  k_ae, k_em, _, k_wamic, _ = jax.random.split(key, 5)
-  state, _ = pipeline.train_autoencoder(k_ae, x, cfg, cfg.num_clusters)
-  state = pipeline.with_output_noise(state, x, cfg)
-  params, _ = gmm.fit_gmm(k_em, wamic.encode(state, x), cfg.num_clusters,
-                          covariance_type=cfg.gmm_covariance, num_iters=cfg.gmm_iters,
-                          reg_covar=cfg.gmm_reg_covar, n_init=cfg.gmm_n_init,
-                          equal_weights=cfg.gmm_equal_weights)
-  return state, params, k_wamic
+  keys = pipeline.run_keys(key)
+  state, _, params, _ = pipeline.fit_steps_1_2(keys["ae"], keys["em"], x, cfg)
+  return state, params, keys["wamic"]
 
 
 def steps34(key: jax.Array, state: wamic.WamicState, params: gmm.GMMParams, x: jax.Array,

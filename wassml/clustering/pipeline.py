@@ -336,6 +336,34 @@ def fit_diwac(key: jax.Array, h: jax.Array, target: jax.Array, cfg: ClusteringCo
   return state, {**m, "distill_loss": dm["distill_loss"]}
 
 
+RUN_KEYS = ("ae", "em", "kmeans", "wamic", "diwac")
+
+
+def run_keys(key: jax.Array) -> dict[str, jax.Array]:
+  """The per-step keys of :func:`run`: ``split(key, 5)``, named as in :data:`RUN_KEYS`."""
+  return dict(zip(RUN_KEYS, jax.random.split(key, len(RUN_KEYS))))
+
+
+def fit_code_gmm(key: jax.Array, codes: jax.Array, k: int, cfg: ClusteringConfig
+                 ) -> gmm.GMMParams:
+  """Step 2: EM on ``codes [n, d]`` with ``k`` components and ``cfg``'s mixture settings
+  (``gmm_covariance``, ``gmm_iters``, ``gmm_reg_covar``, ``gmm_n_init``, ``gmm_equal_weights``)."""
+  params, _ = gmm.fit_gmm(key, codes, k, covariance_type=cfg.gmm_covariance,
+                          num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar,
+                          n_init=cfg.gmm_n_init, equal_weights=cfg.gmm_equal_weights)
+  return params
+
+
+def fit_steps_1_2(k_ae: jax.Array, k_em: jax.Array, x: jax.Array, cfg: ClusteringConfig
+                  ) -> tuple[wamic.WamicState, jax.Array, gmm.GMMParams, dict]:
+  """Steps 1-2: the auto-encoder (with its observation noise), its codes ``[n, d]``, their EM
+  mixture with ``cfg.num_clusters`` components, and step 1's metrics."""
+  state, ae_m = train_autoencoder(k_ae, x, cfg, cfg.num_clusters)
+  state = with_output_noise(state, x, cfg)
+  codes = wamic.encode(state, x)
+  return state, codes, fit_code_gmm(k_em, codes, cfg.num_clusters, cfg), ae_m
+
+
 def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
   """One seed of every method on ``x [n, D]`` (traceable; vmap it over keys with ``sweep``).
 
@@ -347,16 +375,10 @@ def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
     :func:`run_model_selection`), and per-step training curves (``curves``).
   """
   x = jnp.asarray(x, jnp.float32).reshape(x.shape[0], -1)
-  k = cfg.num_clusters
-  k_ae, k_em, k_km, k_wamic, k_diwac = jax.random.split(key, 5)
-  state, ae_m = train_autoencoder(k_ae, x, cfg, k)
-  state = with_output_noise(state, x, cfg)
+  keys = run_keys(key)
+  state, codes, gmm_params, ae_m = fit_steps_1_2(keys["ae"], keys["em"], x, cfg)
   ae_state = state
-  codes = wamic.encode(state, x)
-  gmm_params, _ = gmm.fit_gmm(k_em, codes, k, covariance_type=cfg.gmm_covariance,
-                              num_iters=cfg.gmm_iters, reg_covar=cfg.gmm_reg_covar,
-                              n_init=cfg.gmm_n_init, equal_weights=cfg.gmm_equal_weights)
-  km = gmm.kmeans(k_km, codes, k)
+  km = gmm.kmeans(keys["kmeans"], codes, cfg.num_clusters)
   out = {"ae_kmeans": km.labels, "ae_gmm": gmm.predict(gmm_params, codes), "ae_codes": codes,
          "gmm": gmm_params}
   if cfg.ae_restarts > 1:
@@ -364,11 +386,11 @@ def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
     out["ae_restart"] = ae_m["restart"]
   curves = {"ae_mse": ae_m["mse"]}
   if cfg.run_diwac:
-    dstate, dm = fit_diwac(k_diwac, standardize(codes), gmm.predict_proba(gmm_params, codes), cfg)
+    dstate, dm = fit_diwac(keys["diwac"], standardize(codes), gmm.predict_proba(gmm_params, codes), cfg)
     out["diwac"] = diwac.predict(dstate, standardize(codes))
     out["diwac_proportions"] = diwac.proportions(dstate, standardize(codes))
     curves.update({"diwac_separation": dm["separation"], "diwac_mean_w": dm["mean_w"]})
-  state, wm = fit_wamic_from_codes(k_wamic, state, x, cfg, gmm_params)
+  state, wm = fit_wamic_from_codes(keys["wamic"], state, x, cfg, gmm_params)
   out["wamic"] = wamic.predict(state, x)
   out["wamic_codes"] = wamic.encode(state, x)
   out["state"] = state
@@ -535,10 +557,7 @@ def run_model_selection(key: jax.Array, x: jax.Array, x_heldout: jax.Array,
   codes = wamic.encode(state, x)
   mixes = []
   for i, k in enumerate(ks):
-    g, _ = gmm.fit_gmm(jax.random.fold_in(k_em, i), codes, k,
-                       covariance_type=cfg.gmm_covariance, num_iters=cfg.gmm_iters,
-                       reg_covar=cfg.gmm_reg_covar,
-                       n_init=cfg.gmm_n_init, equal_weights=cfg.gmm_equal_weights)
+    g = fit_code_gmm(jax.random.fold_in(k_em, i), codes, k, cfg)
     mixes.append(mixture.pad(mixture.from_gmm(g), k_max))
   mixes = jax.tree.map(lambda *a: jnp.stack(a), *mixes)
 
