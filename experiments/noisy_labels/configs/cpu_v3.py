@@ -109,6 +109,13 @@ def get_config(stage: str = "stage1"):
           war=[dict(beta=(3.0,), radius=(0.25,), cost_floor=(0.3,)),
                dict(beta=(5.0,), radius=(0.5,), cost_floor=(0.3,)),
                dict(beta=(3.0,), radius=(0.5,), cost_floor=(0.3,), epsilon=(0.1, 0.2))]),
+      # Stage 10 (at 20k, through cpu_v4.py:stage10): stage 9's best points sat on the edges
+      # again (VAT radius 8; WAR eps 0.2, and beta 5 above beta 3). One more step for both.
+      "stage10": dict(
+          vat=[dict(beta=(1.0,), radius=(12.0, 16.0)), dict(beta=(0.5,), radius=(8.0,))],
+          war=[dict(beta=(3.0,), radius=(0.5,), cost_floor=(0.3,), epsilon=(0.5,)),
+               dict(beta=(5.0,), radius=(0.5, 1.0), cost_floor=(0.3,), epsilon=(0.2,)),
+               dict(beta=(3.0,), radius=(1.0,), cost_floor=(0.3,), epsilon=(0.2,))]),
   }
   if stage not in grids:
     raise ValueError(f"unknown tuning stage {stage!r}; valid: {list(grids)}.")
