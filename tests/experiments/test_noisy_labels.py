@@ -99,6 +99,28 @@ def test_later_stages_and_cpu_v5_build():
           train.method_radius(r, "war"), r.cost_floor) == (1.0, 3.0, 4.0, 0.5, 0.3)
 
 
+def test_cpu_v6_runs_the_best_validation_points_of_stages_8_to_10():
+  """cpu_v6 was declared from the committed tune_v4 stages: each method's best score there."""
+  import json
+  import os
+  from experiments.noisy_labels import tune
+  from experiments.noisy_labels.configs import cpu_v3, cpu_v6
+  root = os.path.join(os.path.dirname(train.__file__), "results", "tune_v4")
+  rows = []
+  for stage in ("stage8", "stage9", "stage10"):
+    with open(os.path.join(root, stage, "tune.json")) as f:
+      rows += json.load(f)["rows"]
+    assert tune.grid_points(cpu_v3.get_config(stage).tune.grid.to_dict())
+  c = cpu_v6.get_config()
+  assert c.num_train == 20000 and c.eval_split == "test" and c.num_seeds == 3
+  for method in ("vat", "war"):
+    best = max((r for r in rows if r["method"] == method), key=lambda r: r["score"])
+    assert c.beta[method] == best["beta"]
+    assert train.method_radius(c, method) == best["radius"]
+    if method == "war":
+      assert (c.cost_floor, c.epsilon) == (best["cost_floor"], best["epsilon"])
+
+
 def test_tune_runs_on_tiny_data(tmp_path):
   import ml_collections
   from experiments.noisy_labels import tune
