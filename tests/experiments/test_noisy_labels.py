@@ -119,6 +119,12 @@ def test_cpu_v6_runs_the_best_validation_points_of_stages_8_to_10():
     assert train.method_radius(c, method) == best["radius"]
     if method == "war":
       assert (c.cost_floor, c.epsilon) == (best["cost_floor"], best["epsilon"])
+  # cpu_v6_long: the same run at 40% symmetric noise only, twice as long.
+  from experiments.noisy_labels.configs import cpu_v6_long
+  long = cpu_v6_long.get_config()
+  assert long.noise == (("symmetric", 0.4),) and long.num_epochs == 2 * c.num_epochs
+  d, dl = c.to_dict(), long.to_dict()
+  assert {k for k in d if d[k] != dl[k]} == {"noise", "num_epochs"}
 
 
 def test_tune_runs_on_tiny_data(tmp_path):
