@@ -386,9 +386,10 @@ def run(key: jax.Array, x: jax.Array, cfg: ClusteringConfig) -> dict:
     out["ae_restart"] = ae_m["restart"]
   curves = {"ae_mse": ae_m["mse"]}
   if cfg.run_diwac:
-    dstate, dm = fit_diwac(keys["diwac"], standardize(codes), gmm.predict_proba(gmm_params, codes), cfg)
-    out["diwac"] = diwac.predict(dstate, standardize(codes))
-    out["diwac_proportions"] = diwac.proportions(dstate, standardize(codes))
+    h = standardize(codes)  # DiWaC's input
+    dstate, dm = fit_diwac(keys["diwac"], h, gmm.predict_proba(gmm_params, codes), cfg)
+    out["diwac"] = diwac.predict(dstate, h)
+    out["diwac_proportions"] = diwac.proportions(dstate, h)
     curves.update({"diwac_separation": dm["separation"], "diwac_mean_w": dm["mean_w"]})
   state, wm = fit_wamic_from_codes(keys["wamic"], state, x, cfg, gmm_params)
   out["wamic"] = wamic.predict(state, x)
