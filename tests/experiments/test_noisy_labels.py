@@ -125,6 +125,11 @@ def test_cpu_v6_runs_the_best_validation_points_of_stages_8_to_10():
   assert long.noise == (("symmetric", 0.4),) and long.num_epochs == 2 * c.num_epochs
   d, dl = c.to_dict(), long.to_dict()
   assert {k for k in d if d[k] != dl[k]} == {"noise", "num_epochs"}
+  # cnn_probe: cpu_v6's settings on the paper's network, a 3-epoch timing probe through tune.py.
+  from experiments.noisy_labels.configs import cnn_probe
+  probe = cnn_probe.get_config()
+  assert probe.model == "small_cnn" and probe.num_epochs == 3
+  assert {m for m, _ in tune.grid_points(probe.tune.grid.to_dict())} == {"vat", "war"}
 
 
 def test_tune_runs_on_tiny_data(tmp_path):
