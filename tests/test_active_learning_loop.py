@@ -133,7 +133,7 @@ def _pot_emd(cost, a, b):
   class R:
     pass
   r = R()
-  r.cost = pot.emd2(np.asarray(a, np.float64), np.asarray(b, np.float64), np.asarray(cost, np.float64))
+  r.transport_cost = pot.emd2(np.asarray(a, np.float64), np.asarray(b, np.float64), np.asarray(cost, np.float64))
   return r
 
 

@@ -11,7 +11,8 @@ import pytest
 from wassml import results_page
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OT_MODULES = ["exact", "sinkhorn", "unbalanced", "minibatch", "label"]
+OT_MODULES = ["exact", "sinkhorn", "unbalanced", "minibatch", "label", "divergence", "partial",
+              "one_dim", "barycenters", "online"]
 
 
 @pytest.mark.parametrize("name", OT_MODULES)

@@ -40,8 +40,9 @@ def test_empirical_1d_plan_converges_to_closed_form():
   x = jnp.linspace(0.0, 1.0, n)[:, None]
   errs = []
   for k in (20, 2000):
-    _, plan = ot.minibatch_ot(jax.random.key(k), x, x + 0.3, batch_size=m, num_batches=k,
-                              solver=ot.emd, return_plan=True)
+    _, mb = ot.minibatch_ot(jax.random.key(k), x, x + 0.3, batch_size=m, num_batches=k,
+                            solver=ot.emd, return_output=True)
+    plan = mb.plan
     errs.append(np.abs(np.asarray(plan) - np.asarray(ot.minibatch_plan_1d(n, m))).max())
   assert errs[1] < errs[0]
   assert errs[1] < 0.15 * float(np.asarray(ot.minibatch_plan_1d(n, m)).max()) + 5e-3

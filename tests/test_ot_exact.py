@@ -31,7 +31,7 @@ def test_uniform_square_matches_pot_float64(x64, n, method):
     res = wot.emd(cost, method=method)
     assert res.plan.dtype == jnp.float64
     ref = ot.emd2([], [], cost)
-    np.testing.assert_allclose(float(res.cost), ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(float(res.transport_cost), ref, rtol=1e-9, atol=1e-12)
     assert bool(res.converged)
     # A permutation plan with uniform marginals.
     np.testing.assert_allclose(np.asarray(res.plan).sum(0), 1.0 / n, atol=1e-12)
@@ -43,8 +43,8 @@ def test_auction_float32_close_to_pot():
   rng = np.random.default_rng(0)
   cost, _, _ = _problem(rng, 40, 40, d=5)
   res = wot.emd(jnp.asarray(cost, jnp.float32), method="auction")
-  assert res.cost.dtype == jnp.float32
-  np.testing.assert_allclose(float(res.cost), ot.emd2([], [], cost), rtol=1e-5)
+  assert res.transport_cost.dtype == jnp.float32
+  np.testing.assert_allclose(float(res.transport_cost), ot.emd2([], [], cost), rtol=1e-5)
 
 
 def test_auction_ties_integer_costs(x64):
@@ -53,7 +53,7 @@ def test_auction_ties_integer_costs(x64):
   cost = rng.integers(0, 3, size=(15, 15)).astype(np.float64)
   for method in ("auction", "host"):
     res = wot.emd(cost, method=method)
-    np.testing.assert_allclose(float(res.cost), ot.emd2([], [], cost), atol=1e-12)
+    np.testing.assert_allclose(float(res.transport_cost), ot.emd2([], [], cost), atol=1e-12)
 
 
 @pytest.mark.parametrize("n,m", [(7, 11), (13, 5), (6, 6)])
@@ -62,7 +62,7 @@ def test_host_lp_matches_pot_general_weights(x64, n, m):
   cost, a, b = _problem(rng, n, m, weights=True)
   res = wot.emd(cost, a, b)
   ref = ot.emd2(a, b, cost)
-  np.testing.assert_allclose(float(res.cost), ref, rtol=1e-9, atol=1e-12)
+  np.testing.assert_allclose(float(res.transport_cost), ref, rtol=1e-9, atol=1e-12)
   np.testing.assert_allclose(np.asarray(res.plan).sum(1), a, atol=1e-9)
   np.testing.assert_allclose(np.asarray(res.plan).sum(0), b, atol=1e-9)
   # LP duals: f_i + g_j <= C_ij and <f,a> + <g,b> = OT.
@@ -74,17 +74,17 @@ def test_host_lp_matches_pot_general_weights(x64, n, m):
 def test_host_uniform_rectangular_and_square(x64):
   rng = np.random.default_rng(1)
   cost, _, _ = _problem(rng, 9, 14)
-  np.testing.assert_allclose(float(wot.emd(cost).cost), ot.emd2([], [], cost), rtol=1e-9)
+  np.testing.assert_allclose(float(wot.emd(cost).transport_cost), ot.emd2([], [], cost), rtol=1e-9)
   cost, _, _ = _problem(rng, 12, 12)
   res = wot.emd(cost, method="host")
-  np.testing.assert_allclose(float(res.cost), ot.emd2([], [], cost), rtol=1e-9)
+  np.testing.assert_allclose(float(res.transport_cost), ot.emd2([], [], cost), rtol=1e-9)
 
 
 def test_host_path_vmaps_and_jits(x64):
   rng = np.random.default_rng(2)
   costs = np.stack([_problem(rng, 5, 8)[0] for _ in range(3)])
   a = np.full(5, 0.2)
-  out = jax.jit(jax.vmap(lambda c: wot.emd(c, a, None).cost))(costs)
+  out = jax.jit(jax.vmap(lambda c: wot.emd(c, a, None).transport_cost))(costs)
   ref = [ot.emd2(a, [], c) for c in costs]
   np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-9)
 
@@ -99,7 +99,7 @@ def test_gradient_wrt_points_matches_finite_differences(x64):
   for method in ("auction", "host"):
     def f(x):
       kw = dict(a=a, b=a) if method == "host" else {}
-      return wot.emd(wot.sqeuclidean(x, y), method=method, **kw).cost
+      return wot.emd(wot.sqeuclidean(x, y), method=method, **kw).transport_cost
 
     g = jax.grad(f)(x)
     h = 1e-6
@@ -115,7 +115,7 @@ def test_vmap_equals_loop(method):
   for i in range(4):
     single = wot.emd(costs[i], method=method)
     np.testing.assert_allclose(np.asarray(batched.plan[i]), np.asarray(single.plan))
-    np.testing.assert_allclose(float(batched.cost[i]), float(single.cost), rtol=1e-6)
+    np.testing.assert_allclose(float(batched.transport_cost[i]), float(single.transport_cost), rtol=1e-6)
 
 
 def test_parallel_auction_batching_equals_sequential_and_pot(x64):
@@ -127,14 +127,14 @@ def test_parallel_auction_batching_equals_sequential_and_pot(x64):
   seq = jax.jit(jax.vmap(lambda c: wot.emd(c, method="auction")))(costs)
   par = jax.jit(jax.vmap(lambda c: wot.emd(c, method="auction", batching="parallel")))(costs)
   ref = [ot.emd2([], [], c) for c in costs]
-  np.testing.assert_allclose(np.asarray(par.cost), ref, rtol=1e-9, atol=1e-12)
-  np.testing.assert_allclose(np.asarray(par.cost), np.asarray(seq.cost), rtol=1e-12, atol=1e-12)
+  np.testing.assert_allclose(np.asarray(par.transport_cost), ref, rtol=1e-9, atol=1e-12)
+  np.testing.assert_allclose(np.asarray(par.transport_cost), np.asarray(seq.transport_cost), rtol=1e-12, atol=1e-12)
   assert bool(jnp.all(par.converged))
   np.testing.assert_array_equal(np.asarray(par.num_iters), np.asarray(seq.num_iters))
   # The two really differ in how they batch: a lax.map over problems vs one batched while-loop.
   def loops(batching):
     text = str(jax.make_jaxpr(jax.vmap(lambda c: wot.emd(c, method="auction",
-                                                         batching=batching).cost))(costs))
+                                                         batching=batching).transport_cost))(costs))
     return "scan[" in text or "custom_vmap" in text
   assert loops("sequential") and not loops("parallel")
   with pytest.raises(ValueError, match="batching"):
@@ -148,7 +148,7 @@ def test_no_retrace_on_new_values(method):
   @jax.jit
   @chex.assert_max_traces(n=1)
   def f(c):
-    return wot.emd(c, method=method).cost
+    return wot.emd(c, method=method).transport_cost
 
   rng = np.random.default_rng(6)
   for _ in range(3):
@@ -194,7 +194,7 @@ def _check_certificate(res, cost, a, b, ref):
   """Primal feasibility, value, dual feasibility and complementary slackness."""
   plan, f, g = np.asarray(res.plan), np.asarray(res.f), np.asarray(res.g)
   scale = np.abs(cost).max()
-  np.testing.assert_allclose(float(res.cost), ref, rtol=1e-9, atol=1e-12 * scale)
+  np.testing.assert_allclose(float(res.transport_cost), ref, rtol=1e-9, atol=1e-12 * scale)
   assert plan.min() >= 0
   np.testing.assert_allclose(plan.sum(1), a, atol=1e-9)
   np.testing.assert_allclose(plan.sum(0), b, atol=1e-9)
@@ -271,8 +271,8 @@ def test_dirac_and_float32_histograms():
   b[5] = 1.0
   res = wot.emd(jnp.asarray(cost, jnp.float32), jnp.asarray(a, jnp.float32),
                 jnp.asarray(b, jnp.float32))
-  assert res.cost.dtype == jnp.float32
-  np.testing.assert_allclose(float(res.cost), 2.0, rtol=1e-6)  # (0,0) -> (1,1)
+  assert res.transport_cost.dtype == jnp.float32
+  np.testing.assert_allclose(float(res.transport_cost), 2.0, rtol=1e-6)  # (0,0) -> (1,1)
   assert bool(res.converged)
 
 
@@ -283,7 +283,7 @@ def test_general_weights_vmap_over_batch(x64):
   B = np.stack([_sparse_hist(rng, 36) for _ in range(4)])
   out = jax.jit(jax.vmap(lambda a, b: wot.emd(cost, a, b)))(A, B)
   for i in range(4):
-    np.testing.assert_allclose(float(out.cost[i]), ot.emd2(A[i], B[i], cost), rtol=1e-9)
+    np.testing.assert_allclose(float(out.transport_cost[i]), ot.emd2(A[i], B[i], cost), rtol=1e-9)
     assert bool(out.converged[i]) and int(out.num_iters[i]) >= 1
 
 
@@ -297,7 +297,7 @@ def test_general_weights_exact_marginals_with_small_weights(x64):
     res = wot.emd(cost, a, b)
     plan = np.asarray(res.plan)
     assert np.abs(plan.sum(1) - a).max() < 1e-14 and np.abs(plan.sum(0) - b).max() < 1e-14
-    np.testing.assert_allclose(float(res.cost), ot.emd2(a, b, cost), rtol=1e-12)
+    np.testing.assert_allclose(float(res.transport_cost), ot.emd2(a, b, cost), rtol=1e-12)
     assert bool(res.converged)
 
 

@@ -42,9 +42,15 @@ def test_complete_estimator_plan_and_value(x64=None):
     rng = np.random.default_rng(0)
     x = np.sort(rng.normal(size=6))[:, None]
     y = np.sort(rng.normal(size=6))[:, None]
-    val, plan = wot.complete_minibatch_ot(x, y, batch_size=3, solver=wot.emd,
-                                          return_plan=True)
-    plan = np.asarray(plan)
+    val, out = wot.complete_minibatch_ot(x, y, batch_size=3, solver=wot.emd,
+                                         return_output=True)
+    assert isinstance(out, wot.minibatch.MinibatchOutput)
+    plan = np.asarray(out.plan)
+    assert out.values.shape == (20 * 20,) and out.x_indices.shape == (400, 3)
+    np.testing.assert_allclose(float(val), float(np.mean(np.asarray(out.values))), rtol=1e-12)
+    # The default return is the scalar alone, the same number.
+    np.testing.assert_allclose(
+        float(wot.complete_minibatch_ot(x, y, batch_size=3, solver=wot.emd)), float(val))
     np.testing.assert_allclose(plan.sum(1), 1 / 6, atol=1e-12)
     np.testing.assert_allclose(plan.sum(0), 1 / 6, atol=1e-12)
     np.testing.assert_allclose(plan, np.asarray(wot.minibatch_plan_1d(6, 3)), atol=1e-12)
@@ -61,9 +67,15 @@ def test_complete_plan_marginals_2d_sinkhorn():
   x = rng.normal(size=(5, 2)).astype(np.float32)
   y = rng.normal(size=(6, 2)).astype(np.float32)
   solver = functools.partial(wot.sinkhorn, epsilon=0.5)
-  _, plan = wot.complete_minibatch_ot(x, y, batch_size=2, solver=solver, return_plan=True)
-  np.testing.assert_allclose(np.asarray(plan).sum(1), 1 / 5, atol=1e-5)
-  np.testing.assert_allclose(np.asarray(plan).sum(0), 1 / 6, atol=1e-5)
+  _, out = wot.complete_minibatch_ot(x, y, batch_size=2, solver=solver, return_output=True)
+  np.testing.assert_allclose(np.asarray(out.plan).sum(1), 1 / 5, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(out.plan).sum(0), 1 / 6, atol=1e-5)
+  assert bool(np.all(np.asarray(out.converged)))
+  # value="objective" averages the entropic objectives instead of <P, C>.
+  obj, out_obj = wot.complete_minibatch_ot(x, y, batch_size=2, solver=solver, value="objective",
+                                           return_output=True)
+  assert float(obj) > float(np.mean(np.asarray(out.values)))
+  np.testing.assert_allclose(np.asarray(out_obj.plan), np.asarray(out.plan), atol=1e-6)
 
 
 def test_incomplete_estimator_matches_loop_and_converges():
@@ -71,16 +83,21 @@ def test_incomplete_estimator_matches_loop_and_converges():
   x = jnp.asarray(rng.normal(size=(8, 2)), jnp.float32)
   y = jnp.asarray(rng.normal(size=(8, 2)) + 1.0, jnp.float32)
   key = jax.random.key(0)
-  val, plan = wot.minibatch_ot(key, x, y, batch_size=3, num_batches=5, solver=wot.emd,
-                               return_plan=True)
-  np.testing.assert_allclose(float(jnp.sum(plan)), 1.0, rtol=1e-6)
+  val, out = wot.minibatch_ot(key, x, y, batch_size=3, num_batches=5, solver=wot.emd,
+                              return_output=True)
+  np.testing.assert_allclose(float(jnp.sum(out.plan)), 1.0, rtol=1e-6)
+  assert out.values.shape == (5,)
+  np.testing.assert_allclose(float(val), float(jnp.mean(out.values)), rtol=1e-6)
   # Recompute with the same index draws in a Python loop of POT.
   kx, ky = jax.random.split(key)
   I = [np.asarray(jax.random.permutation(k, 8)[:3]) for k in jax.random.split(kx, 5)]
   J = [np.asarray(jax.random.permutation(k, 8)[:3]) for k in jax.random.split(ky, 5)]
+  np.testing.assert_array_equal(np.asarray(out.x_indices), np.stack(I))
+  np.testing.assert_array_equal(np.asarray(out.y_indices), np.stack(J))
   xs, ys = np.asarray(x, np.float64), np.asarray(y, np.float64)
-  ref = np.mean([ot.emd2([], [], ot.dist(xs[i], ys[j])) for i, j in zip(I, J)])
-  np.testing.assert_allclose(float(val), ref, rtol=1e-5)
+  per_pair = [ot.emd2([], [], ot.dist(xs[i], ys[j])) for i, j in zip(I, J)]
+  np.testing.assert_allclose(np.asarray(out.values), per_pair, rtol=1e-5)
+  np.testing.assert_allclose(float(val), np.mean(per_pair), rtol=1e-5)
   # Many batches: the incomplete estimate approaches the complete one.
   full = wot.complete_minibatch_ot(x[:6], y[:6], batch_size=2, solver=wot.emd)
   many = wot.minibatch_ot(key, x[:6], y[:6], batch_size=2, num_batches=4000, solver=wot.emd)

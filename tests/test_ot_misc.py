@@ -22,7 +22,7 @@ def test_ipot_converges_to_exact_ot():
     a = rng.random(9) + 0.1
     a /= a.sum()
     res = wot.ipot(c, a, None, beta=0.1, num_iters=2000)
-    np.testing.assert_allclose(float(res.cost), ot.emd2(a, [], c), rtol=1e-4)
+    np.testing.assert_allclose(float(res.transport_cost), ot.emd2(a, [], c), rtol=1e-4)
     np.testing.assert_allclose(np.asarray(res.plan).sum(0), 1 / 12, atol=1e-6)
     assert bool(res.converged)
 
@@ -77,6 +77,33 @@ def test_wasserstein_pointcloud():
     np.testing.assert_allclose(w2, np.sqrt(ot.emd2([], [], ot.dist(x, y))), rtol=1e-9)
     np.testing.assert_allclose(w1, ot.emd2([], [], ot.dist(x, y, metric="euclidean")),
                                rtol=1e-9)
+
+
+def test_return_output_contract_wasserstein_and_label_ot():
+  # Default: the value alone; return_output=True: (value, OTResult), the same value.
+  rng = np.random.default_rng(8)
+  x, y = rng.normal(size=(7, 2)), rng.normal(size=(9, 2))
+  w = wot.wasserstein(x, y)
+  w2, res = wot.wasserstein(x, y, return_output=True)
+  assert isinstance(res, wot.OTResult) and res.plan.shape == (7, 9)
+  np.testing.assert_allclose(float(w2), float(w), rtol=1e-6)
+  np.testing.assert_allclose(float(res.transport_cost), float(w) ** 2, rtol=1e-5)
+  K, B = 3, 4
+  p = jax.nn.softmax(jnp.asarray(rng.normal(size=(B, K)), jnp.float32))
+  q = jax.nn.softmax(jnp.asarray(rng.normal(size=(B, K)), jnp.float32))
+  C = 1 - np.eye(K)
+  for mode in ("auto", "log"):
+    v = wot.label_ot(p, q, C, epsilon=0.05, mode=mode)
+    v2, res = wot.label_ot(p, q, C, epsilon=0.05, mode=mode, return_output=True)
+    assert v.shape == (B,) and isinstance(res, wot.OTResult)
+    assert res.plan.shape == (B, K, K) and res.f.shape == (B, K) and res.objective.shape == (B,)
+    np.testing.assert_allclose(np.asarray(v2), np.asarray(v), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(res.transport_cost), np.asarray(v), rtol=1e-6)
+  # A traced cost takes the lax.cond branch; the output passes through it.
+  v3, res3 = jax.jit(lambda c: wot.label_ot(p, q, c, epsilon=0.05, return_output=True))(
+      jnp.asarray(C, jnp.float32))
+  np.testing.assert_allclose(np.asarray(v3), np.asarray(v), rtol=1e-5)
+  assert res3.plan.shape == (B, K, K)
 
 
 @pytest.mark.parametrize("mode", ["auto", "kernel", "log"])

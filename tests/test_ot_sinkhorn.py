@@ -36,7 +36,7 @@ def test_sinkhorn_matches_pot(x64, mode, n, m, eps):
   assert bool(res.converged)
   ref_plan = ot.sinkhorn(a, b, cost, eps, stopThr=1e-14, numItermax=100000)
   ref = ot.sinkhorn2(a, b, cost, eps, stopThr=1e-14, numItermax=100000)
-  np.testing.assert_allclose(float(res.cost), ref, rtol=1e-9)
+  np.testing.assert_allclose(float(res.transport_cost), ref, rtol=1e-9)
   np.testing.assert_allclose(np.asarray(res.plan), ref_plan, atol=1e-11)
   # Objective = <P,C> + eps KL(P | a b^T); potentials reproduce the plan.
   P = np.asarray(res.plan)
@@ -61,7 +61,7 @@ def test_unbalanced_matches_pot(x64, convention, reg_type, mode):
   P_ref = ot.unbalanced.sinkhorn_knopp_unbalanced(
       a, b, cost, eps, rho, reg_type=reg_type, stopThr=1e-15, numItermax=200000)
   np.testing.assert_allclose(np.asarray(res.plan), P_ref, atol=1e-11)
-  np.testing.assert_allclose(float(res.cost), np.sum(P_ref * cost), rtol=1e-9)
+  np.testing.assert_allclose(float(res.transport_cost), np.sum(P_ref * cost), rtol=1e-9)
   P = np.asarray(res.plan)
   reg = (np.sum(P * np.log(P) - P) if convention == "entropy" else _kl(P, np.outer(a, b)))
   want = np.sum(P * cost) + eps * reg + rho * _kl(P.sum(1), a) + rho * _kl(P.sum(0), b)
@@ -119,7 +119,7 @@ def test_objective_gradient_matches_finite_differences(x64):
 def test_unroll_gradient_matches_finite_differences(x64):
   cost, a, b = _problem(8, 5, 5)
   f = lambda q: wot.sinkhorn(cost, a, q, epsilon=0.1, num_iters=30, mode="log",
-                             grad_mode="unroll").cost
+                             grad_mode="unroll").transport_cost
   db = np.random.default_rng(0).normal(size=5)
   db -= db.mean()
   h = 1e-6
@@ -168,7 +168,7 @@ def test_vmap_equals_loop(solver):
     single = solver(costs[i])
     np.testing.assert_allclose(np.asarray(batched.plan[i]), np.asarray(single.plan),
                                rtol=1e-5, atol=1e-8)
-    np.testing.assert_allclose(float(batched.cost[i]), float(single.cost), rtol=1e-5)
+    np.testing.assert_allclose(float(batched.transport_cost[i]), float(single.transport_cost), rtol=1e-5)
 
 
 def test_no_retrace_on_new_values():
@@ -177,8 +177,8 @@ def test_no_retrace_on_new_values():
   @jax.jit
   @chex.assert_max_traces(n=1)
   def f(c, a):
-    return (wot.sinkhorn(c, a, None, epsilon=0.1).cost
-            + wot.unbalanced_sinkhorn(c, a, None, epsilon=0.1, rho=1.0).cost)
+    return (wot.sinkhorn(c, a, None, epsilon=0.1).transport_cost
+            + wot.unbalanced_sinkhorn(c, a, None, epsilon=0.1, rho=1.0).transport_cost)
 
   for s in range(3):
     cost, a, _ = _problem(s, 6, 7)
@@ -198,9 +198,9 @@ def test_small_epsilon_float32_is_finite(rel_eps):
 
   solvers = {
       "sinkhorn": lambda c, e: wot.sinkhorn(c, epsilon=e, num_iters=300).objective,
-      "sinkhorn_cost": lambda c, e: wot.sinkhorn(c, epsilon=e, num_iters=300).cost,
+      "sinkhorn_cost": lambda c, e: wot.sinkhorn(c, epsilon=e, num_iters=300).transport_cost,
       "unbalanced": lambda c, e: wot.unbalanced_sinkhorn(c, epsilon=e, rho=1.0,
-                                                         num_iters=300).cost,
+                                                         num_iters=300).transport_cost,
   }
   for name, s in solvers.items():
     v, g = jax.value_and_grad(lambda x: run(x, s))(x)
@@ -210,7 +210,7 @@ def test_small_epsilon_float32_is_finite(rel_eps):
   c = np.asarray(wot.sqeuclidean(x, y), np.float64)
   exact = ot.emd2([], [], c)
   val = float(wot.sinkhorn(wot.sqeuclidean(x, y), epsilon=rel_eps * float(c.mean()),
-                           num_iters=2000).cost)
+                           num_iters=2000).transport_cost)
   assert abs(val - exact) / exact < 0.1
 
 
@@ -243,7 +243,7 @@ def test_balanced_weights_must_sum_to_one_but_unbalanced_need_not():
   with pytest.raises(ValueError, match="sum to 1"):
     wot.sinkhorn(c, np.array([0.5, 0.5, 0.5]), epsilon=0.1)
   res = wot.unbalanced_sinkhorn(c, np.array([0.5, 0.5, 0.5]), epsilon=0.1, rho=1.0)
-  assert np.isfinite(float(res.cost))
+  assert np.isfinite(float(res.transport_cost))
   with pytest.raises(ValueError, match="epsilon must be a finite positive"):
     wot.sinkhorn(c, epsilon=0.0)
   with pytest.raises(ValueError, match="rho must be a finite positive"):

@@ -73,13 +73,13 @@ def test_the_check_sees_a_default_precision_product():
 @pytest.mark.parametrize("name, fn", [
     ("sqeuclidean", lambda x, y: jnp.sum(wot.sqeuclidean(x, y))),
     ("sinkhorn kernel", lambda x, y: wot.sinkhorn(wot.sqeuclidean(x, y), epsilon=0.5,
-                                                  mode="kernel", num_iters=20).cost),
+                                                  mode="kernel", num_iters=20).transport_cost),
     ("sinkhorn unroll", lambda x, y: wot.sinkhorn(wot.sqeuclidean(x, y), epsilon=0.5,
                                                   mode="kernel", num_iters=5,
-                                                  grad_mode="unroll").cost),
+                                                  grad_mode="unroll").transport_cost),
     ("unbalanced kernel", lambda x, y: wot.unbalanced_sinkhorn(
-        wot.sqeuclidean(x, y), epsilon=0.5, rho=1.0, mode="kernel", num_iters=20).cost),
-    ("ipot", lambda x, y: wot.ipot(wot.sqeuclidean(x, y), num_iters=5).cost),
+        wot.sqeuclidean(x, y), epsilon=0.5, rho=1.0, mode="kernel", num_iters=20).transport_cost),
+    ("ipot", lambda x, y: wot.ipot(wot.sqeuclidean(x, y), num_iters=5).transport_cost),
     ("sinkhorn divergence", lambda x, y: wot.sinkhorn_divergence(x, y, epsilon=0.5,
                                                                  mode="kernel", num_iters=20)),
     ("sliced", lambda x, y: wot.sliced_wasserstein(jax.random.key(0), x, y, num_projections=4)),

@@ -9,6 +9,7 @@ import pytest
 import scipy.stats
 
 from wassml import regularization as reg
+from wassml.utils import checks
 from wassml.utils import linalg
 
 
@@ -27,12 +28,12 @@ def test_uniform_ground_cost():
 ])
 def test_ground_cost_bad_input(bad, match):
   with pytest.raises(ValueError, match=match):
-    reg.validate_ground_cost(bad)
+    checks.check_ground_cost(bad)
 
 
 def test_ground_cost_wrong_num_classes():
   with pytest.raises(ValueError, match="K=4 classes"):
-    reg.validate_ground_cost(1 - np.eye(3), num_classes=4)
+    checks.check_ground_cost(1 - np.eye(3), num_classes=4)
   with pytest.raises(ValueError, match="zero diagonal"):
     reg.make_divergence("war", cost=np.ones((3, 3)))
   with pytest.raises(ValueError, match="valid: cce, vat, war"):
@@ -184,11 +185,34 @@ def test_beta_schedule():
     f(0, kind="cosine")
 
 
-def test_confusion_cost_jax_matches_numpy_and_soft_confusion():
+def _confusion_cost_numpy(m, floor):
+  # The float64 numpy formula: rates, symmetrised, rescaled over the off-diagonal to [0, 1].
+  r = m / m.sum(1, keepdims=True)
+  s = (r + r.T) / 2
+  off = ~np.eye(len(m), dtype=bool)
+  s = (s - s[off].min()) / (s[off].max() - s[off].min())
+  return np.where(off, floor + (1 - floor) * s, 0.0)
+
+
+def test_confusion_cost_is_traceable_and_matches_numpy_and_soft_confusion():
   rng = np.random.default_rng(0)
   m = rng.integers(1, 20, size=(5, 5)).astype(float)
-  np.testing.assert_allclose(reg.ground_cost.confusion_ground_cost_jax(jnp.asarray(m), floor=0.3),
-                             reg.confusion_ground_cost(m, floor=0.3), atol=1e-5)
+  want = _confusion_cost_numpy(m, 0.3)
+  eager = reg.confusion_ground_cost(m, floor=0.3)
+  np.testing.assert_allclose(eager, want, atol=1e-6)
+  # The same function under jit and vmap (the eager checks are skipped for tracers).
+  jitted = jax.jit(lambda c: reg.confusion_ground_cost(c, floor=0.3))(jnp.asarray(m))
+  np.testing.assert_allclose(jitted, eager, atol=1e-6)
+  batched = jax.vmap(lambda c: reg.confusion_ground_cost(c, floor=0.3))(
+      jnp.stack([jnp.asarray(m), jnp.asarray(3 * m)]))
+  np.testing.assert_allclose(batched[0], eager, atol=1e-6)
+  np.testing.assert_allclose(batched[1], eager, atol=1e-6)  # rates: scale-free counts
+  with pytest.raises(ValueError, match="floor"):
+    reg.confusion_ground_cost(m, floor=1.5)
+  with pytest.raises(ValueError, match="finite non-negative"):
+    reg.confusion_ground_cost(-m)
+  with pytest.raises(ValueError, match="square"):
+    reg.confusion_ground_cost(m[:3])
   probs = rng.dirichlet(np.ones(4), size=30)
   want = sum(np.outer(p, p) for p in probs)
   np.testing.assert_allclose(reg.ground_cost.soft_confusion(probs), want, rtol=1e-5)

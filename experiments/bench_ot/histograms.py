@@ -92,7 +92,7 @@ def main(argv):
     t2 = time.perf_counter()
     rows.append({"i": i, "j": j, "nnz_a": int((a > 0).sum()), "nnz_b": int((b > 0).sum()),
                  "pot_s": t1 - t0, "wassml_s": t2 - t1, "pot_value": pot_val,
-                 "wassml_value": float(res.cost), "rounds": int(res.num_iters),
+                 "wassml_value": float(res.transport_cost), "rounds": int(res.num_iters),
                  "converged": bool(res.converged)})
 
   dense = []

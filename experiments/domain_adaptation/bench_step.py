@@ -70,9 +70,9 @@ def _pot_iters(cost, epsilon, rho, num_iters, tol) -> int:
 def _result(plan, cost):
   """An OTResult around a plan computed elsewhere (only ``.plan`` is used by the step)."""
   z = jnp.zeros((), cost.dtype)
-  return wot.OTResult(cost=jnp.sum(plan * cost), plan=plan, objective=z,
+  return wot.OTResult(transport_cost=jnp.sum(plan * cost), plan=plan, objective=z,
                       f=jnp.zeros(cost.shape[0]), g=jnp.zeros(cost.shape[1]),
-                      converged=jnp.asarray(True), num_iters=jnp.asarray(0))
+                      converged=jnp.asarray(True), num_iters=jnp.asarray(0), error=z)
 
 
 def _time(fn, *args):

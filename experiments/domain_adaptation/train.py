@@ -35,6 +35,7 @@ from wassml import data as wdata  # pylint: disable=g-import-not-at-top,wrong-im
 from wassml import nn as wnn  # pylint: disable=wrong-import-position
 from wassml import train as wtrain  # pylint: disable=wrong-import-position
 from wassml import domain_adaptation as da  # pylint: disable=wrong-import-position
+from wassml.utils import checks  # pylint: disable=wrong-import-position
 
 METHOD_LABELS = {"source_only": "source-only", "dann": "DANN", "deepjdot": "DeepJDOT",
                  "entropic_deepjdot": "entropic DeepJDOT", "jumbot": "JUMBOT"}
@@ -55,7 +56,7 @@ def load_pair(config: ml_collections.ConfigDict, pair: str, seed: int) -> dict[s
   if reverse:  # e.g. 'reverse:mnist_usps_style' is USPS(-style) -> MNIST
     src, tgt, tgt_te = tgt, src, src_te
   del src_te
-  da._validate.check_domain_shapes(src.x, tgt.x)  # pylint: disable=protected-access
+  checks.check_same_feature_shape(src.x, tgt.x)
   rng = np.random.default_rng(seed)
   perm = rng.permutation(len(src))
   n_val = int(round(config.source_val_fraction * len(src)))

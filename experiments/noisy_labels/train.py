@@ -191,8 +191,7 @@ def _warmup_cost(model, config, params, x_train, num_classes):
   if config.ground_cost == "confusion":
     n = min(len(x_train), config.cost_examples)
     probs = jax.nn.softmax(_logits(model, params, x_train[:n]), -1)
-    return reg.ground_cost.confusion_ground_cost_jax(reg.soft_confusion(probs),
-                                                     floor=config.cost_floor)
+    return reg.confusion_ground_cost(reg.soft_confusion(probs), floor=config.cost_floor)
   if config.ground_cost == "embedding":
     return reg.embedding_ground_cost(load_class_embeddings(config, num_classes),
                                      floor=config.cost_floor)

@@ -55,12 +55,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     res = solver(cost)
     plan = np.asarray(res.plan)
     plans[name] = plan
-    results[name] = {"cost": float(res.cost), "mass": float(plan.sum()),
+    results[name] = {"cost": float(res.transport_cost), "mass": float(plan.sum()),
                      "cross_class_mass": float(plan[cross].sum() / plan.sum())}
-  value, plan = ot.minibatch_ot(jax.random.key(config.seed), jnp.asarray(xs), jnp.asarray(xt),
-                                batch_size=config.batch_size, num_batches=config.num_batches,
-                                solver=ot.emd, cost_fn=lambda a, b: ot.sqeuclidean(a, b) / scale,
-                                return_plan=True)
+  value, mb = ot.minibatch_ot(jax.random.key(config.seed), jnp.asarray(xs), jnp.asarray(xt),
+                              batch_size=config.batch_size, num_batches=config.num_batches,
+                              solver=ot.emd, cost_fn=lambda a, b: ot.sqeuclidean(a, b) / scale,
+                              return_output=True)
+  plan = mb.plan
   plans[f"minibatch exact (m={config.batch_size})"] = np.asarray(plan)
   results["minibatch exact"] = {"cost": float(value), "mass": float(np.asarray(plan).sum()),
                                 "cross_class_mass": float(np.asarray(plan)[cross].sum()

@@ -75,12 +75,12 @@ def _cost(x, y, p):
 
 @functools.lru_cache(maxsize=None)
 def _batched_solver(solver: Callable):
-  """``jit(vmap(solver(...).cost))`` over a stack of costs, built once per solver object.
+  """``jit(vmap(solver(...).transport_cost))`` over a stack of costs, built once per solver object.
 
   Cached so that later calls (e.g. every round of an active-learning run, with
   ``strategies.make_solver`` returning the same solver object) reuse the compiled program.
   """
-  return jax.jit(jax.vmap(lambda c, a_, b_: solver(c, a_, b_).cost, in_axes=(0, None, None)))
+  return jax.jit(jax.vmap(lambda c, a_, b_: solver(c, a_, b_).transport_cost, in_axes=(0, None, None)))
 
 
 def _batched_costs(solver, costs, a, b, num_valid):
@@ -92,7 +92,7 @@ def _batched_costs(solver, costs, a, b, num_valid):
   try:
     return np.asarray(_batched_solver(solver)(costs, a, b))[:num_valid]
   except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError, TypeError):
-    return np.asarray([float(solver(c, a, b).cost) for c in costs[:num_valid]])
+    return np.asarray([float(solver(c, a, b).transport_cost) for c in costs[:num_valid]])
 
 
 def greedy_wasserstein_prototypes(
@@ -251,4 +251,4 @@ def wasserstein_to_target(x: ArrayLike, x_target: ArrayLike, *, solver: Callable
   c = _cost(x, xt, p)
   scale = float(max(np.asarray(c).max(), 1e-12))
   res = solver(jnp.asarray(c) / scale, jnp.full((len(x),), 1.0 / len(x)), jnp.full((len(xt),), 1.0 / len(xt)))
-  return float(max(float(res.cost), 0.0) * scale) ** (1.0 / p)
+  return float(max(float(res.transport_cost), 0.0) * scale) ** (1.0 / p)

@@ -12,7 +12,22 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from wassml import ot as wot
-from wassml.domain_adaptation import _validate
+from wassml.utils import checks as uc
+
+
+def _check_joint_inputs(features_s, labels_s, features_t, logits_t) -> None:
+  """Shape checks of the joint cost (all static, so they also run under jit), then the
+  label range (concrete labels only)."""
+  fs, ft, lt = jnp.shape(features_s), jnp.shape(features_t), jnp.shape(logits_t)
+  if len(fs) != 2 or len(ft) != 2:
+    raise ValueError(f"features must be [n, d] and [m, d]; got {fs} and {ft}.")
+  if fs[1] != ft[1]:
+    raise ValueError(f"source and target embeddings have different widths: {fs} vs {ft}.")
+  if len(lt) != 2 or lt[0] != ft[0]:
+    raise ValueError(f"target logits must be [m, K] with m = {ft[0]}; got {lt}.")
+  if jnp.shape(labels_s) != (fs[0],):
+    raise ValueError(f"source labels must be [n] with n = {fs[0]}; got {jnp.shape(labels_s)}.")
+  uc.check_labels(labels_s, lt[1], "source labels")
 
 
 def label_cost(labels_s: ArrayLike, logits_t: ArrayLike) -> jax.Array:
@@ -54,6 +69,6 @@ def joint_cost(
   Raises:
     ValueError: on mismatched shapes, or labels outside the classifier's ``K`` classes.
   """
-  _validate.check_joint_inputs(features_s, labels_s, features_t, logits_t)
+  _check_joint_inputs(features_s, labels_s, features_t, logits_t)
   embed = wot.sqeuclidean(features_s, features_t)
   return eta1 * embed + eta2 * label_cost(labels_s, logits_t)

@@ -1,8 +1,11 @@
-"""The interchangeable solver of the one joint-coupling step: exact, entropic or unbalanced OT.
+"""The interchangeable solver of the one joint-coupling step: exact, entropic, unbalanced or
+partial OT.
 
-DeepJDOT (exact OT, Damodaran et al., 2018), entropic DeepJDOT (balanced Sinkhorn) and JUMBOT
-(unbalanced entropic OT, Fatras et al., 2021) are the *same* training step with a different
-``solver(cost, a, b) -> wassml.ot.OTResult``.
+DeepJDOT (exact OT, Damodaran et al., 2018), entropic DeepJDOT (balanced Sinkhorn), JUMBOT
+(unbalanced entropic OT, Fatras et al., 2021) and partial DeepJDOT (partial OT: only ``mass`` of
+each minibatch is transported, so source points of classes absent from the target can be left
+out; as in partial-DA with partial OT, e.g. Chapel et al., 2020) are the *same* training step
+with a different ``solver(cost, a, b) -> wassml.ot.OTResult``.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ import functools
 from typing import Callable
 
 from wassml import ot as wot
-from wassml.domain_adaptation import _validate
+from wassml.utils import checks as uc
 
 Solver = Callable[..., "wot.OTResult"]
 
 #: Methods that couple source and target with a minibatch OT plan, and their solver.
 OT_METHODS = ("deepjdot", "entropic_deepjdot", "jumbot")
+#: Partial-OT methods, available through :func:`make_solver` only (they need ``mass``, which the
+#: method-name harness ``make_da_loss`` / ``make_da_step`` does not pass; build the step with
+#: ``make_joint_ot_loss(apply_fn, solver=make_solver("partial_deepjdot", mass=...), ...)``).
+PARTIAL_OT_METHODS = ("partial_deepjdot",)
 #: Baselines trained in the same harness.
 BASELINES = ("source_only", "dann")
 METHODS = BASELINES + OT_METHODS
@@ -32,6 +39,7 @@ def make_solver(
     num_iters: int | None = None,
     exact_method: str = "auto",
     convention: str = "entropy",
+    mass: float | None = None,
 ) -> Solver:
   """Returns the OT solver of a joint-coupling method.
 
@@ -49,29 +57,43 @@ def make_solver(
     convention: ``wassml.ot.unbalanced_sinkhorn``'s entropy reference for ``'jumbot'``:
       ``'entropy'`` (default, POT ``reg_type='entropy'``, the JUMBOT reference code) or ``'kl'``
       (``KL(P | a b^T)``, the thesis' formula; its plan mass stays bounded for small ``rho``).
+    mass: the transported mass of ``'partial_deepjdot'``, in ``(0, 1]`` for the uniform
+      minibatch weights of :func:`joint_ot_loss` (in general ``<= min(sum a, sum b)``, checked
+      by the solver); required by it and ignored by the other methods.
 
   Returns:
     ``solver(cost [n, m], a [n] | None, b [m] | None) -> OTResult``.
 
   Raises:
-    ValueError: on an unknown method or ``epsilon <= 0`` / ``rho <= 0``.
+    ValueError: on an unknown method, ``epsilon <= 0`` / ``rho <= 0``, or a missing or
+      non-positive ``mass`` for ``'partial_deepjdot'``.
   """
-  if method not in OT_METHODS:
-    raise ValueError(f"unknown OT method {method!r}; valid names: {', '.join(OT_METHODS)}.")
+  if method not in OT_METHODS + PARTIAL_OT_METHODS:
+    raise ValueError(f"unknown OT method {method!r}; valid names: "
+                     f"{', '.join(OT_METHODS + PARTIAL_OT_METHODS)}.")
   if exact_method not in EXACT_METHODS:
     raise ValueError(f"unknown exact_method {exact_method!r}; valid names: "
                      f"{', '.join(EXACT_METHODS)}.")
   extra = {} if num_iters is None else {"num_iters": int(num_iters)}
+  if method == "partial_deepjdot":
+    if mass is None:
+      raise ValueError("method 'partial_deepjdot' needs mass > 0 (the transported mass; got None).")
+    uc.check_positive_scalar(mass, "mass")
+    if epsilon is None:
+      return functools.partial(wot.partial_wasserstein, mass=float(mass))
+    uc.check_positive_scalar(epsilon, "epsilon")
+    return functools.partial(wot.entropic_partial_wasserstein, mass=float(mass),
+                             epsilon=float(epsilon), **extra)
   if method == "deepjdot":
     return wot.emd if exact_method == "auto" else functools.partial(wot.emd, method=exact_method)
   if epsilon is None:
     raise ValueError(f"method {method!r} needs epsilon > 0 (got None).")
-  _validate.check_positive("epsilon", epsilon)
+  uc.check_positive_scalar(epsilon, "epsilon")
   if method == "entropic_deepjdot":
     return functools.partial(wot.sinkhorn, epsilon=float(epsilon), **extra)
   if rho is None:
     raise ValueError("method 'jumbot' needs rho > 0 (the marginal penalty tau; got None).")
-  _validate.check_positive("rho", rho)
+  uc.check_positive_scalar(rho, "rho")
   return functools.partial(
       wot.unbalanced_sinkhorn, epsilon=float(epsilon), rho=float(rho), convention=convention,
       **extra)

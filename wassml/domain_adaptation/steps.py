@@ -20,10 +20,10 @@ import jax.numpy as jnp
 import optax
 
 from wassml import train as wtrain
-from wassml.domain_adaptation import _validate
 from wassml.domain_adaptation.dann import domain_loss
 from wassml.domain_adaptation.joint_ot_loss import joint_ot_loss
 from wassml.domain_adaptation.solvers import METHODS, OT_METHODS, Solver, make_solver
+from wassml.utils import checks as uc
 
 LossFn = Callable[..., Any]
 
@@ -160,9 +160,9 @@ def make_da_step(method: str, apply_fn: Callable, *, num_classes: int | None = N
   inner = jax.jit(inner) if jit else inner
 
   def step(state, batch, rng):
-    _validate.check_domain_shapes(batch["xs"], batch["xt"])
+    uc.check_same_feature_shape(batch["xs"], batch["xt"])
     if num_classes is not None:
-      _validate.check_labels(batch["ys"], num_classes)
+      uc.check_labels(batch["ys"], num_classes, "source labels")
     return inner(state, batch, rng)
 
   return step

@@ -127,7 +127,7 @@ def w2_squared(a: ArrayLike, b: ArrayLike, cost: ArrayLike, *, solver: Solver | 
     Scalar ``<P*, C>``.
   """
   solver = _default_solver() if solver is None else solver
-  return solver(cost, a, b).cost
+  return solver(cost, a, b).transport_cost
 
 
 @functools.partial(jax.jit, static_argnames=("solver",))
@@ -137,7 +137,7 @@ def _batch_w2(a: jax.Array, b: jax.Array, ia: jax.Array, ib: jax.Array, cost: ja
 
   def one(u, v, iu, iv):
     res = solver(cost[iu[:, None], iv[None, :]], u, v)
-    return res.cost, jnp.asarray(res.converged, bool)
+    return res.transport_cost, jnp.asarray(res.converged, bool)
 
   return jax.vmap(one)(a, b, ia, ib)
 

@@ -100,4 +100,4 @@ def exact_w2(x: ArrayLike, y: ArrayLike) -> jax.Array:
   """Exact ``W_2`` between two uniform point clouds ``x: [n, d]``, ``y: [n', d]``."""
   x, y = jnp.asarray(x), jnp.asarray(y)
   _check_dims(x, y)
-  return jnp.sqrt(jnp.maximum(ot.emd(ot.sqeuclidean(x, y)).cost, 0.0))
+  return jnp.sqrt(jnp.maximum(ot.emd(ot.sqeuclidean(x, y)).transport_cost, 0.0))

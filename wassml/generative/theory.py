@@ -44,9 +44,9 @@ def plan_1d_comparison(rng: jax.Array, n: int, batch_sizes: Sequence[int], num_b
   out = {}
   for i, m in enumerate(batch_sizes):
     closed = np.asarray(ot.minibatch_plan_1d(n, m))
-    _, plan = ot.minibatch_ot(jax.random.fold_in(rng, i), x, y, batch_size=m,
-                              num_batches=num_batches, solver=ot.emd, return_plan=True)
-    out[m] = (closed, np.asarray(plan))
+    _, mb = ot.minibatch_ot(jax.random.fold_in(rng, i), x, y, batch_size=m,
+                            num_batches=num_batches, solver=ot.emd, return_output=True)
+    out[m] = (closed, np.asarray(mb.plan))
   return out
 
 
@@ -91,9 +91,9 @@ def class_connections(rng: jax.Array, *, n_per_class: int = 20, batch_size: int 
   }
   out: dict[str, object] = {"source": np.asarray(xs), "target": np.asarray(xt), "labels": labels}
   for name, solver in solvers.items():
-    _, plan = ot.minibatch_ot(mb_rng, xs, xt, batch_size=batch_size, num_batches=num_batches,
-                              solver=solver, cost_fn=cost_fn, return_plan=True)
-    plan = np.asarray(plan)
+    _, mb = ot.minibatch_ot(mb_rng, xs, xt, batch_size=batch_size, num_batches=num_batches,
+                            solver=solver, cost_fn=cost_fn, return_output=True)
+    plan = np.asarray(mb.plan)
     out[f"{name}_plan"] = plan
     out[f"{name}_cross_class_mass"] = cross_class_mass(plan, labels, labels)
     out[f"{name}_total_mass"] = float(plan.sum())

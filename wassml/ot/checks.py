@@ -1,4 +1,8 @@
-"""Eager validation and defaults for OT problems ``(cost, a, b)``."""
+"""Eager validation and defaults for OT problems ``(cost, a, b)``.
+
+The OT-specific layer (cost matrix and marginal weights) on the generic, tracer-skipping checks
+of :mod:`wassml.utils.checks`.
+"""
 
 from __future__ import annotations
 

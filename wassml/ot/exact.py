@@ -30,8 +30,10 @@ Two solvers, chosen by ``method``:
   (28 x 28) image histograms it takes ~0.1-0.3 s per problem, a few times POT's
   network simplex (the dense LP it replaces took ~2 minutes; docs/ot.md).
 
-Gradients: ``d cost / d C = P`` (envelope theorem, plan held fixed), exact
-wherever the optimal plan is unique. Weights get no gradient.
+Gradients: ``d transport_cost / d C = P`` (envelope theorem, plan held fixed), exact
+wherever the optimal plan is unique; ``d / d a`` and ``d / d b`` are the centred dual
+potentials ``f - mean(f)``, ``g - mean(g)`` (as POT's ``ot.emd2``), the derivative along the
+simplex wherever the duals are unique.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from wassml.ot import colgen
 from wassml.ot.checks import prepare_problem
 from wassml.ot.result import OTResult
 from wassml.utils import checks as uc
+from wassml.utils import linalg
 
 METHODS = ("auto", "auction", "host")
 AUCTION_BATCHING = ("sequential", "parallel")
@@ -186,12 +189,35 @@ def _emd_auction(cost, eps_final_rel, chunk, batching):
 # ----------------------------------------------------------------------------
 # Host LP (scipy).
 # ----------------------------------------------------------------------------
-def _host_lp_numpy(cost, a, b):
+def assignment_duals(cost: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Optimal duals of an assignment ``i -> cols[i]`` (optimal for ``cost``).
+
+  ``f_i + g_j <= C_ij`` with equality on the assignment: ``f_i = C_{i, s(i)} - g_{s(i)}``, and
+  ``g`` solves the difference constraints ``g_j <= g_k + C_{r(k), j} - C_{r(k), k}`` (``r(k)``
+  the row assigned to column ``k``), i.e. shortest paths on the columns from a virtual source,
+  by Bellman-Ford relaxations (vectorised, ``O(n^2)`` each; optimality of the assignment means
+  no negative cycle, so at most ``n`` rounds).
+  """
+  n = cost.shape[0]
+  row_of = np.empty(n, np.int64)
+  row_of[cols] = np.arange(n)
+  W = cost[row_of] - cost[row_of, np.arange(n)][:, None]
+  g = np.zeros(n)
+  for _ in range(n + 1):
+    new = np.minimum(g, (g[:, None] + W).min(axis=0))
+    if np.array_equal(new, g):
+      break
+    g = new
+  f = cost[np.arange(n), cols] - g[cols]
+  return f, g
+
+
+def _host_lp_numpy(cost, a, b, need_duals=True):
   """Exact OT on the host in float64; returns (plan, f, g, ok, rounds).
 
-  Uniform square problems: ``scipy.optimize.linear_sum_assignment``. Otherwise
-  the transportation LP by column generation with a dual certificate
-  (:func:`wassml.ot.colgen.solve_transport`).
+  Uniform square problems: ``scipy.optimize.linear_sum_assignment`` (duals recovered by
+  :func:`assignment_duals` when ``need_duals``, else zeros). Otherwise the transportation LP by
+  column generation with a dual certificate (:func:`wassml.ot.colgen.solve_transport`).
   """
   from scipy.optimize import linear_sum_assignment
 
@@ -207,18 +233,21 @@ def _host_lp_numpy(cost, a, b):
     rows, cols = linear_sum_assignment(cost)
     plan = np.zeros((n, m))
     plan[rows, cols] = 1.0 / n
-    # Duals are not returned by linear_sum_assignment: report zeros.
-    return plan, np.zeros(n), np.zeros(m), True, 1
+    if need_duals:
+      f, g = assignment_duals(cost, cols)
+    else:
+      f, g = np.zeros(n), np.zeros(m)
+    return plan, f, g, True, 1
   sol = colgen.solve_transport(cost, a, b)
   return sol.plan, sol.f, sol.g, sol.converged, sol.rounds
 
 
-def _emd_host(cost, a, b):
+def _emd_host(cost, a, b, need_duals):
   n, m = cost.shape
   dt = cost.dtype
 
   def cb(c, aa, bb):
-    plan, f, g, ok, rounds = _host_lp_numpy(c, aa, bb)
+    plan, f, g, ok, rounds = _host_lp_numpy(c, aa, bb, need_duals)
     return (plan.astype(dt), f.astype(dt), g.astype(dt), np.asarray(ok),
             np.asarray(rounds, np.int32))
 
@@ -231,16 +260,40 @@ def _emd_host(cost, a, b):
   return plan, f, g, ok, rounds
 
 
-@functools.partial(jax.jit, static_argnames=("method", "eps_final_rel", "chunk", "batching"))
-def _emd(cost, a, b, method, eps_final_rel, chunk, batching):
+def _assignment_host(cost):
+  """Uniform square problems (``a = b = None``) on the host: only the assignment crosses back
+  (``n`` integers, not the ``n x n`` plan), and no duals are recovered."""
+  from scipy.optimize import linear_sum_assignment
+  n = cost.shape[0]
+
+  def cb(c):
+    _, cols = linear_sum_assignment(np.asarray(c, np.float64))
+    return cols.astype(np.int32)
+
+  cols = jax.pure_callback(cb, jax.ShapeDtypeStruct((n,), jnp.int32),
+                           jax.lax.stop_gradient(cost), vmap_method="sequential")
+  plan = jax.nn.one_hot(cols, n, dtype=cost.dtype) / n
+  zeros = jnp.zeros((n,), cost.dtype)
+  return plan, zeros, zeros, jnp.asarray(True), jnp.asarray(1, jnp.int32)
+
+
+@functools.partial(jax.jit, static_argnames=("method", "eps_final_rel", "chunk", "batching",
+                                             "need_duals"))
+def _emd(cost, a, b, method, eps_final_rel, chunk, batching, need_duals):
   if method == "auction":
     plan, f, g, ok, iters = _emd_auction(cost, eps_final_rel, chunk, batching)
+  elif not need_duals and cost.shape[0] == cost.shape[1]:
+    plan, f, g, ok, iters = _assignment_host(cost)
   else:
-    plan, f, g, ok, iters = _emd_host(cost, a, b)
-  plan = jax.lax.stop_gradient(plan)
-  value = jnp.sum(plan * cost)
-  return OTResult(cost=value, plan=plan, objective=value, f=jax.lax.stop_gradient(f),
-                  g=jax.lax.stop_gradient(g), converged=ok, num_iters=iters)
+    plan, f, g, ok, iters = _emd_host(cost, a, b, need_duals)
+  sg = jax.lax.stop_gradient
+  plan, f, g = sg(plan), sg(f), sg(g)
+  # Envelope gradients: d/dC = P; d/da, d/db = the centred duals (as POT's emd2), a
+  # derivative along the simplex (any constant shift of f, g gives the same one there).
+  value = (jnp.sum(plan * cost) + linalg.matmul(f - jnp.mean(f), a - sg(a))
+           + linalg.matmul(g - jnp.mean(g), b - sg(b)))
+  return OTResult(transport_cost=value, plan=plan, objective=value, f=f, g=g, converged=ok,
+                  num_iters=iters, error=jnp.zeros((), cost.dtype))
 
 
 def emd(
@@ -281,11 +334,13 @@ def emd(
       accelerators). Same results either way.
 
   Returns:
-    :class:`OTResult` with ``cost = objective = <P, C>``, ``plan: [n, m]``,
+    :class:`OTResult` with ``transport_cost = objective = <P, C>``, ``plan: [n, m]``,
     ``f: [n]``, ``g: [m]`` dual potentials (auction: from the prices, up to
     eps; host LP: certified optimal LP duals, ``f_i + g_j <= C_ij`` on every
-    edge with equality on the plan's support; uniform square host path:
-    zeros), ``converged`` (host LP: the dual certificate holds) and
+    edge with equality on the plan's support; uniform square host path: optimal duals
+    recovered from the assignment when ``a`` or ``b`` is given, zeros when both are None,
+    where the weights are constants and nothing can be differentiated in them),
+    ``error = 0``, ``converged`` (host LP: the dual certificate holds) and
     ``num_iters`` (auction rounds; host LP: LP solves of the column
     generation; 1 for ``linear_sum_assignment``).
 
@@ -297,7 +352,7 @@ def emd(
     >>> from wassml import ot
     >>> cost = jnp.array([[0.0, 1.0], [1.0, 0.0]])
     >>> res = ot.emd(cost)
-    >>> float(res.cost), res.plan.tolist()
+    >>> float(res.transport_cost), res.plan.tolist()
     (0.0, [[0.5, 0.0], [0.0, 0.5]])
   """
   if method not in METHODS:
@@ -317,6 +372,9 @@ def emd(
           "method='auction' needs a square cost and uniform weights (a=None, b=None); got "
           f"cost of shape {tuple(shp)} and explicit weights. Use method='host'.")
     uniform_square = True
+  # Duals (and the weights' gradient) only matter when weights are given: with a = b = None
+  # the uniform weights are constants, and the host assignment path skips the dual recovery.
+  need_duals = a is not None or b is not None
   cost, a, b = prepare_problem(cost, a, b, balanced=True)
   if method == "auto":
     # Measured (docs/ot.md): on a CPU backend scipy's linear_sum_assignment on the
@@ -329,4 +387,4 @@ def emd(
     raise ValueError(f"chunk must be >= 1, got {chunk!r}.")
   if batching not in AUCTION_BATCHING:
     raise ValueError(f"batching must be one of {AUCTION_BATCHING}, got {batching!r}.")
-  return _emd(cost, a, b, method, float(eps_final), int(chunk), batching)
+  return _emd(cost, a, b, method, float(eps_final), int(chunk), batching, need_duals)

@@ -28,6 +28,11 @@ from wassml.utils import checks as uc
 from wassml.utils import linalg
 
 
+def _safe_div(w, x):
+  """``w / x`` with ``0 / x = 0`` (an empty bin's scaling is 0, not ``0/0``)."""
+  return jnp.where(w > 0, w / jnp.where(w > 0, x, 1.0), 0.0)
+
+
 @functools.partial(jax.jit, static_argnames=("num_iters", "inner_iters"))
 def _ipot(cost, a, b, beta, num_iters, inner_iters):
   c = jax.lax.stop_gradient(cost)
@@ -39,8 +44,8 @@ def _ipot(cost, a, b, beta, num_iters, inner_iters):
 
     def inner(_, uv):
       _, v = uv
-      u = a / linalg.matmul(Q, v)
-      v = b / linalg.matmul(Q.T, u)
+      u = _safe_div(a, linalg.matmul(Q, v))
+      v = _safe_div(b, linalg.matmul(Q.T, u))
       return u, v
 
     u, v = jax.lax.fori_loop(0, inner_iters, inner, (jnp.ones_like(a), v))
@@ -54,9 +59,9 @@ def _ipot(cost, a, b, beta, num_iters, inner_iters):
   err = jnp.sum(jnp.abs(jnp.sum(T, 1) - a)) + jnp.sum(jnp.abs(jnp.sum(T, 0) - b))
   value = jnp.sum(T * cost)
   logv = beta * jnp.log(jnp.maximum(v, jnp.finfo(v.dtype).tiny))
-  return OTResult(cost=value, plan=T, objective=value, f=jnp.zeros_like(a),
+  return OTResult(transport_cost=value, plan=T, objective=value, f=jnp.zeros_like(a),
                   g=jax.lax.stop_gradient(logv), converged=err <= 1e-3,
-                  num_iters=jnp.asarray(num_iters))
+                  num_iters=jnp.asarray(num_iters), error=err)
 
 
 def ipot(
@@ -80,9 +85,11 @@ def ipot(
     inner_iters: Sinkhorn updates per proximal step (1 in Alg. 2).
 
   Returns:
-    :class:`OTResult` with ``cost = objective = <T, C>``, ``plan = T``,
+    :class:`OTResult` with ``transport_cost = objective = <T, C>``, ``plan = T``,
     ``f = 0``, ``g = beta log v`` (last column scaling), ``converged`` when the
-    L1 marginal error is below 1e-3, ``num_iters``. ``d cost / d C = T``.
+    L1 marginal error (``error``, both marginals) is below 1e-3, ``num_iters``.
+    ``d transport_cost / d C = T``. Weights with zeros are allowed: an empty bin's scaling is
+    0 (its row or column of ``T`` is zero), not ``0/0``.
   """
   cost, a, b = prepare_problem(cost, a, b, balanced=True)
   uc.check_positive_scalar(beta, "beta")

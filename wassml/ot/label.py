@@ -9,27 +9,9 @@ from jax.typing import ArrayLike
 
 from wassml.ot.sinkhorn import MODES, kernel_safe_ratio, sinkhorn
 from wassml.utils import checks as uc
+from wassml.utils.checks import check_ground_cost  # re-exported as wassml.ot.check_ground_cost
 
-
-def check_ground_cost(ground_cost: ArrayLike, num_classes: int | None = None) -> None:
-  """Raises ValueError unless ``ground_cost`` is a valid ``[K, K]`` class cost.
-
-  Valid: square, finite, non-negative, zero diagonal (checked when concrete).
-  """
-  uc.check_ndim(ground_cost, 2, "ground_cost")
-  k1, k2 = np.shape(ground_cost)
-  if k1 != k2:
-    raise ValueError(f"ground_cost must be square [K, K], got shape {(k1, k2)}.")
-  if num_classes is not None and k1 != num_classes:
-    raise ValueError(
-        f"ground_cost is {k1}x{k1} but the probability vectors have K={num_classes} classes.")
-  uc.check_finite(ground_cost, "ground_cost")
-  uc.check_nonnegative(ground_cost, "ground_cost")
-  c = uc.concrete(ground_cost)
-  if c is not None and np.any(np.abs(np.diag(c)) > 1e-6):
-    raise ValueError(
-        "ground_cost must have a zero diagonal (moving mass within a class is free); "
-        f"its diagonal is {np.diag(c)!r}.")
+__all__ = ["check_ground_cost", "label_ot"]
 
 
 def label_ot(
@@ -40,7 +22,8 @@ def label_ot(
     epsilon: float,
     num_iters: int = 20,
     mode: str = "auto",
-) -> jax.Array:
+    return_output: bool = False,
+):
   """Entropic OT between class-probability vectors, batched (WAR's regulariser).
 
   For each row ``i``: ``OT_eps(p_i, q_i) = <P_i, C>`` where ``P_i`` is the
@@ -60,20 +43,23 @@ def label_ot(
     p: ``[B, K]`` probability vectors (rows sum to 1).
     q: ``[B, K]`` probability vectors.
     ground_cost: ``[K, K]`` cost between classes: square, non-negative, zero
-      diagonal.
+      diagonal (:func:`wassml.utils.checks.check_ground_cost`).
     epsilon: absolute entropic regularisation (WAR: 0.05).
     num_iters: Sinkhorn iterations (WAR: 20).
-    mode: ``"auto"`` (default): ``"kernel"`` when ``ground_cost`` is concrete
-      and ``max C / epsilon < kernel_safe_ratio``, ``"log"`` when it is larger;
-      for a traced ``ground_cost`` a ``lax.cond`` on that ratio (both branches
-      run if the cost is batched under ``vmap``). ``"kernel"``: always the
+    mode: ``"auto"`` (default), resolved before tracing: ``"kernel"`` when ``ground_cost`` is
+      concrete and ``max C / epsilon < kernel_safe_ratio``, ``"log"`` when it is larger; for a
+      traced ``ground_cost`` the solver's own ``"auto"`` (log-stabilised scaling: stable, one
+      program under ``vmap``, a kernel rebuilt every 10 iterations). ``"kernel"``: always the
       kernel domain; raises for a concrete cost above the safe ratio, and for a
       traced cost the caller guarantees the bound (every cost built by
       :mod:`wassml.regularization.ground_cost` lies in ``[0, 1]``).
       ``"log"``: always the log domain.
+    return_output: also return the batched solver result.
 
   Returns:
-    ``[B]`` transport costs.
+    ``[B]`` transport costs; with ``return_output=True``, ``(costs, OTResult)`` where every
+    field of the :class:`~wassml.ot.OTResult` has a leading batch axis ``B`` (``plan:
+    [B, K, K]``, ``f, g: [B, K]``, the scalars ``[B]``).
   Examples:
     >>> import jax.numpy as jnp
     >>> from wassml import ot
@@ -111,11 +97,10 @@ def label_ot(
 
   def solve(m):
     def one(pi, qi):
-      return sinkhorn(c, pi, qi, epsilon=epsilon, num_iters=int(num_iters), mode=m,
-                      grad_mode="unroll").cost
+      res = sinkhorn(c, pi, qi, epsilon=epsilon, num_iters=int(num_iters), mode=m,
+                     grad_mode="unroll")
+      return (res.transport_cost, res) if return_output else res.transport_cost
     return jax.vmap(one)(jnp.asarray(p, dt), jnp.asarray(q, dt))
 
-  if mode != "auto":
-    return solve(mode)
-  return jax.lax.cond(jnp.max(jnp.abs(c)) / epsilon < safe,
-                      lambda: solve("kernel"), lambda: solve("log"))
+  # A traced cost keeps "auto": the solver's log-stabilised scaling, one program (no branch).
+  return solve(mode)

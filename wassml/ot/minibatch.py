@@ -18,6 +18,7 @@ import math
 from fractions import Fraction
 from typing import Callable
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,6 +30,28 @@ from wassml.ot.result import OTResult
 Solver = Callable[..., OTResult]
 CostFn = Callable[[jax.Array, jax.Array], jax.Array]
 VALUES = ("cost", "objective")
+_FIELDS = {"cost": "transport_cost", "objective": "objective"}
+
+
+@flax.struct.dataclass
+class MinibatchOutput:
+  """What a minibatch OT estimator averaged (a pytree, so it passes through jit/vmap).
+
+  Attributes:
+    plan: ``[n, n']`` averaged plan ``Pi``: the mean of the minibatch plans embedded in the
+      full index space (total mass 1 for balanced solvers; for the complete estimator its
+      marginals are ``1/n`` and ``1/n'``).
+    values: ``[k]`` the per-pair values ``h(C_{I_k, J_k})`` whose mean is the estimate.
+    x_indices: ``[k, m]`` int, the rows ``I_k`` of ``x`` in each minibatch.
+    y_indices: ``[k, m]`` int, the rows ``J_k`` of ``y`` in each minibatch.
+    converged: ``[k]`` bool, each minibatch solve's ``OTResult.converged``.
+  """
+
+  plan: jax.Array
+  values: jax.Array
+  x_indices: jax.Array
+  y_indices: jax.Array
+  converged: jax.Array
 
 
 def _check(x, y, batch_size, value):
@@ -41,20 +64,23 @@ def _check(x, y, batch_size, value):
     raise ValueError(f"value must be one of {VALUES}, got {value!r}.")
 
 
-def _solve_pairs(x, y, I, J, solver, cost_fn, value, return_plan):
+def _solve_pairs(x, y, I, J, solver, cost_fn, value, return_output):
   """Solves the minibatch problems ``(x[I_k], y[J_k])`` in one vmapped call."""
+  field = _FIELDS[value]
+
   def one(i, j):
     res = solver(cost_fn(x[i], y[j]), None, None)
-    return getattr(res, value), res.plan
+    return getattr(res, field), res.plan, res.converged
 
-  vals, plans = jax.vmap(one)(I, J)
+  vals, plans, converged = jax.vmap(one)(I, J)
   mean = jnp.mean(vals)
-  if not return_plan:
+  if not return_output:
     return mean
   k = I.shape[0]
   Pi = jnp.zeros((x.shape[0], y.shape[0]), plans.dtype)
   Pi = Pi.at[I[:, :, None], J[:, None, :]].add(plans) / k
-  return mean, Pi
+  return mean, MinibatchOutput(plan=Pi, values=vals, x_indices=I, y_indices=J,
+                               converged=converged)
 
 
 def minibatch_ot(
@@ -66,8 +92,8 @@ def minibatch_ot(
     num_batches: int,
     solver: Solver,
     cost_fn: CostFn = sqeuclidean,
-    return_plan: bool = False,
     value: str = "cost",
+    return_output: bool = False,
 ):
   """Incomplete minibatch OT estimator ``h̃_k^m`` (k = ``num_batches``).
 
@@ -84,21 +110,23 @@ def minibatch_ot(
     solver: ``solver(cost, a, b) -> OTResult``, e.g.
       ``functools.partial(wassml.ot.sinkhorn, epsilon=0.1)`` or ``wassml.ot.emd``.
     cost_fn: ``cost_fn(x_I, y_J) -> [m, m]``.
-    return_plan: also return the averaged plan ``Pi: [n, n']``.
-    value: which field of the result to average: ``"cost"`` (``<P, C>``) or
-      ``"objective"``.
+    value: which field of the result to average: ``"cost"`` (``transport_cost``,
+      ``<P, C>``) or ``"objective"``.
+    return_output: also return a :class:`MinibatchOutput` with the averaged plan
+      ``Pi: [n, n']`` and the per-pair values.
 
   Returns:
-    scalar estimate, or ``(estimate, Pi)`` with ``Pi: [n, n']`` the average of
-    the minibatch plans embedded in the full index space (total mass 1).
+    scalar estimate; with ``return_output=True``, ``(estimate, MinibatchOutput)``, whose
+    ``plan`` is the average of the minibatch plans embedded in the full index space
+    (total mass 1 for a balanced solver) and ``values: [k]`` the per-pair values.
   Examples:
     >>> import jax
     >>> from wassml import ot
     >>> x = jax.random.normal(jax.random.key(0), (40, 2))
-    >>> value, plan = ot.minibatch_ot(jax.random.key(1), x, x + 1.0, batch_size=8,
-    ...                               num_batches=16, solver=ot.emd, return_plan=True)
-    >>> plan.shape, round(float(plan.sum()), 4)
-    ((40, 40), 1.0)
+    >>> value, out = ot.minibatch_ot(jax.random.key(1), x, x + 1.0, batch_size=8,
+    ...                              num_batches=16, solver=ot.emd, return_output=True)
+    >>> out.plan.shape, round(float(out.plan.sum()), 4), out.values.shape
+    ((40, 40), 1.0, (16,))
   """
   _check(x, y, batch_size, value)
   if int(num_batches) < 1:
@@ -112,7 +140,7 @@ def minibatch_ot(
       jax.random.split(key, k))
   I = draw(kx, n)
   J = draw(ky, n2)
-  return _solve_pairs(x, y, I, J, solver, cost_fn, value, return_plan)
+  return _solve_pairs(x, y, I, J, solver, cost_fn, value, return_output)
 
 
 def complete_minibatch_ot(
@@ -122,15 +150,16 @@ def complete_minibatch_ot(
     batch_size: int,
     solver: Solver,
     cost_fn: CostFn = sqeuclidean,
-    return_plan: bool = False,
     value: str = "cost",
     max_pairs: int = 100_000,
+    return_output: bool = False,
 ):
   """Complete minibatch OT estimator ``h̄^m`` over all ``C(n,m) C(n',m)`` pairs.
 
   Only for tiny ``n`` (the number of pairs explodes); raises ValueError beyond
-  ``max_pairs``. Arguments and returns as :func:`minibatch_ot`; the plan
-  ``Pi^m: [n, n']`` is admissible: marginals ``1/n`` and ``1/n'``.
+  ``max_pairs``. Arguments and returns as :func:`minibatch_ot` (``k = C(n,m) C(n',m)``);
+  with ``return_output=True`` the output's plan ``Pi^m: [n, n']`` is admissible for a
+  balanced solver: marginals ``1/n`` and ``1/n'``.
   """
   _check(x, y, batch_size, value)
   x = jnp.asarray(x)
@@ -145,7 +174,7 @@ def complete_minibatch_ot(
   sy = np.array(list(itertools.combinations(range(n2), m)), np.int32)
   I = jnp.asarray(np.repeat(sx, len(sy), axis=0))
   J = jnp.asarray(np.tile(sy, (len(sx), 1)))
-  return _solve_pairs(x, y, I, J, solver, cost_fn, value, return_plan)
+  return _solve_pairs(x, y, I, J, solver, cost_fn, value, return_output)
 
 
 def minibatch_plan_1d(n: int, m: int) -> jax.Array:

@@ -23,7 +23,8 @@ def wasserstein(
     *,
     p: float = 2.0,
     solver: Solver = emd,
-) -> jax.Array:
+    return_output: bool = False,
+):
   """``W_p(mu, nu) = OT(a, b, D^p)^(1/p)`` between point clouds.
 
   Args:
@@ -32,17 +33,20 @@ def wasserstein(
     a: ``[n]`` weights or None (uniform).
     b: ``[m]`` weights or None (uniform).
     p: exponent >= 1 of the Euclidean ground distance.
-    solver: ``solver(cost, a, b) -> OTResult``; the transport cost ``.cost``
+    solver: ``solver(cost, a, b) -> OTResult``; the transport cost ``.transport_cost``
       is used (exact by default).
+    return_output: also return the solver's :class:`OTResult`.
 
   Returns:
-    scalar ``W_p``.
+    scalar ``W_p``; with ``return_output=True``, ``(W_p, OTResult)`` (the result of the
+    ``D^p`` problem, so its ``transport_cost`` is ``W_p^p``).
   """
   if not p >= 1:
     raise ValueError(f"p must be >= 1, got {p!r}.")
   cost = euclidean_power(x, y, p)
-  value = solver(cost, a, b).cost
-  return jnp.maximum(value, 0.0) ** (1.0 / p)
+  res = solver(cost, a, b)
+  value = jnp.maximum(res.transport_cost, 0.0) ** (1.0 / p)
+  return (value, res) if return_output else value
 
 
 def pointcloud_ot(

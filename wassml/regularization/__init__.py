@@ -20,7 +20,6 @@ from wassml.regularization.ground_cost import confusion_matrix
 from wassml.regularization.ground_cost import embedding_ground_cost
 from wassml.regularization.ground_cost import uniform_ground_cost
 from wassml.regularization.ground_cost import soft_confusion
-from wassml.regularization.ground_cost import validate_ground_cost
 from wassml.regularization.war import METHODS
 from wassml.regularization.war import beta_schedule
 from wassml.regularization.war import cross_entropy

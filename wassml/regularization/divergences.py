@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from wassml.regularization import ground_cost as _gc
+from wassml.utils import checks as uc
 
 Divergence = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -88,7 +88,8 @@ def label_ot_divergence(
   Returns:
     A divergence ``(p [B, K], logits [B, K]) -> [B]``.
   """
-  cost = _gc.validate_ground_cost(cost)
+  uc.check_ground_cost(cost)
+  cost = jnp.asarray(cost, dtype=jnp.result_type(float))
   if not epsilon > 0:
     raise ValueError(f"epsilon must be > 0, got {epsilon}.")
   if int(num_iters) != num_iters or num_iters < 1:

@@ -57,7 +57,7 @@ def shifted_wasserstein(phi_fn: PhiFn, x: ArrayLike, direction: ArrayLike, t: fl
   solver = solver or ot.emd
   x = jnp.asarray(x)
   y = x + t * jnp.asarray(direction)[None, :]
-  return solver(_metric_cost(phi_fn, x, y)).cost
+  return solver(_metric_cost(phi_fn, x, y)).transport_cost
 
 
 def directional_derivative(phi_fn: PhiFn, x: ArrayLike, direction: ArrayLike, *, t: float = 1e-2,

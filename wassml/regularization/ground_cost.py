@@ -16,8 +16,8 @@ dissimilar classes (smooth boundaries). Three constructions are offered:
 * :func:`confusion_ground_cost` -- learned from the confusion matrix of a warm-up model: classes
   that the model confuses are close, so they get a high cost.
 
-Every cost is checked by :func:`validate_ground_cost`: square ``[K, K]``, finite, non-negative,
-with a zero diagonal.
+Every cost is checked by :func:`wassml.utils.checks.check_ground_cost` (also exported as
+``wassml.ot.check_ground_cost``): square ``[K, K]``, finite, non-negative, with a zero diagonal.
 """
 
 from __future__ import annotations
@@ -27,29 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from wassml.utils import checks as uc
 from wassml.utils import linalg
-
-
-def validate_ground_cost(cost: ArrayLike, num_classes: int | None = None) -> jax.Array:
-  """Checks that ``cost`` is a valid class ground cost and returns it as a float array.
-
-  The checks are the OT core's (:func:`wassml.ot.label.check_ground_cost`), run eagerly and
-  skipped for tracers.
-
-  Args:
-    cost: ``[K, K]`` matrix of costs between classes.
-    num_classes: the expected ``K``; ``None`` accepts any square matrix.
-
-  Returns:
-    ``[K, K]`` float ``jax.Array``.
-
-  Raises:
-    ValueError: if the matrix is not square ``[K, K]`` (or ``K != num_classes``), has non-finite
-      or negative entries, or a non-zero diagonal.
-  """
-  from wassml.ot.label import check_ground_cost  # pylint: disable=g-import-not-at-top
-  check_ground_cost(cost, num_classes)
-  return jnp.asarray(cost, dtype=jnp.result_type(float))
 
 
 def uniform_ground_cost(num_classes: int) -> jax.Array:
@@ -68,17 +47,24 @@ def uniform_ground_cost(num_classes: int) -> jax.Array:
   return 1.0 - jnp.eye(int(num_classes), dtype=jnp.float32)
 
 
-def _similarity_to_cost(similarity: np.ndarray, floor: float) -> jax.Array:
-  """Off-diagonal similarities in ``[0, 1]`` -> cost ``floor + (1 - floor) * s``, zero diagonal."""
-  if not 0.0 <= floor <= 1.0:
+def _similarity_to_cost(similarity: jax.Array, floor: float) -> jax.Array:
+  """Off-diagonal similarities -> cost ``floor + (1 - floor) * s``, zero diagonal (traceable).
+
+  ``s`` is the similarity rescaled to ``[0, 1]`` over the off-diagonal entries (all ones when
+  they are all equal). Eager checks (``floor`` in ``[0, 1]``, the result a valid ground cost)
+  are skipped for tracers.
+  """
+  f = uc.concrete(floor)
+  if f is not None and not 0.0 <= float(f) <= 1.0:
     raise ValueError(f"floor must lie in [0, 1], got {floor}.")
   k = similarity.shape[0]
-  off = ~np.eye(k, dtype=bool)
-  s = similarity.copy()
-  lo, hi = s[off].min(), s[off].max()
-  s = (s - lo) / (hi - lo) if hi > lo else np.ones_like(s)
-  cost = np.where(off, floor + (1.0 - floor) * s, 0.0)
-  return validate_ground_cost(cost)
+  off = ~jnp.eye(k, dtype=bool)
+  lo = jnp.min(jnp.where(off, similarity, jnp.inf))
+  hi = jnp.max(jnp.where(off, similarity, -jnp.inf))
+  s = jnp.where(hi > lo, (similarity - lo) / jnp.maximum(hi - lo, 1e-12), 1.0)
+  cost = jnp.where(off, floor + (1.0 - floor) * s, 0.0)
+  uc.check_ground_cost(cost, k)
+  return cost
 
 
 def embedding_ground_cost(
@@ -117,7 +103,7 @@ def embedding_ground_cost(
     sim = -np.sqrt(np.maximum(((e[:, None] - e[None]) ** 2).sum(-1), 0.0))
   else:
     raise ValueError(f"unknown metric {metric!r}; valid: 'cosine', 'euclidean'.")
-  return _similarity_to_cost(sim, floor)
+  return _similarity_to_cost(jnp.asarray(sim, jnp.result_type(float)), floor)
 
 
 def confusion_matrix(labels: ArrayLike, predictions: ArrayLike, num_classes: int) -> np.ndarray:
@@ -134,31 +120,42 @@ def confusion_matrix(labels: ArrayLike, predictions: ArrayLike, num_classes: int
 
 
 def confusion_ground_cost(confusion: ArrayLike, *, floor: float = 0.1) -> jax.Array:
-  """Ground cost learned from a warm-up model's confusion matrix.
+  """Ground cost learned from a warm-up model's confusion matrix (traceable).
 
   Rows are normalised to the confusion rates ``R_ij = P(pred = j | y = i)``, symmetrised to
   ``s_ij = (R_ij + R_ji) / 2`` and mapped as in :func:`embedding_ground_cost`: the most confused
   pair of classes (the closest) gets cost 1, the least confused ``floor``.
 
+  Usable inside ``jit``/``vmap`` (e.g. on a traced :func:`soft_confusion`): the shape checks
+  always run, the value checks (finite non-negative counts, no empty row, ``floor`` in
+  ``[0, 1]``) only on concrete inputs (:mod:`wassml.utils.checks`). A traced empty row gets
+  rates 0 instead of raising.
+
   Args:
     confusion: ``[K, K]`` counts (rows: true class, columns: predicted class), e.g. from
-      :func:`confusion_matrix` on held-out data after a few warm-up epochs of CCE.
+      :func:`confusion_matrix` on held-out data after a few warm-up epochs of CCE, or the
+      label-free :func:`soft_confusion`.
     floor: cost of the least confused pair, in ``[0, 1]``.
 
   Returns:
-    ``[K, K]`` ground cost.
+    ``[K, K]`` ground cost, in the floating dtype of ``confusion`` (float32 for integer counts
+    unless x64 is on).
   """
-  m = np.asarray(confusion, dtype=np.float64)
-  if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2:
-    raise ValueError(f"confusion must be a square [K, K] matrix with K >= 2, got {m.shape}.")
-  if not np.all(np.isfinite(m)) or np.any(m < 0):
-    raise ValueError("confusion must hold finite non-negative counts.")
-  rows = m.sum(1, keepdims=True)
-  if np.any(rows == 0):
-    raise ValueError(
-        f"confusion has empty rows (classes {np.where(rows[:, 0] == 0)[0].tolist()} never seen); "
-        "evaluate the warm-up model on data holding every class.")
-  r = m / rows
+  shape = tuple(np.shape(confusion))
+  if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 2:
+    raise ValueError(f"confusion must be a square [K, K] matrix with K >= 2, got {shape}.")
+  c = uc.concrete(confusion)
+  if c is not None:
+    c = c.astype(np.float64)
+    if not np.all(np.isfinite(c)) or np.any(c < 0):
+      raise ValueError("confusion must hold finite non-negative counts.")
+    rows = c.sum(1)
+    if np.any(rows == 0):
+      raise ValueError(
+          f"confusion has empty rows (classes {np.where(rows == 0)[0].tolist()} never seen); "
+          "evaluate the warm-up model on data holding every class.")
+  m = jnp.asarray(confusion, jnp.result_type(confusion, float))
+  r = m / jnp.maximum(m.sum(1, keepdims=True), 1e-12)
   return _similarity_to_cost((r + r.T) / 2.0, floor)
 
 
@@ -171,15 +168,3 @@ def soft_confusion(probs: ArrayLike) -> jax.Array:
   """
   p = jnp.asarray(probs)
   return linalg.matmul(p.T, p)
-
-
-def confusion_ground_cost_jax(confusion: jax.Array, *, floor: float = 0.1) -> jax.Array:
-  """Traceable twin of :func:`confusion_ground_cost` (no eager checks; for use under jit/vmap)."""
-  k = confusion.shape[0]
-  r = confusion / jnp.maximum(confusion.sum(1, keepdims=True), 1e-12)
-  s = (r + r.T) / 2.0
-  off = ~jnp.eye(k, dtype=bool)
-  lo = jnp.min(jnp.where(off, s, jnp.inf))
-  hi = jnp.max(jnp.where(off, s, -jnp.inf))
-  s = jnp.where(hi > lo, (s - lo) / jnp.maximum(hi - lo, 1e-12), 1.0)
-  return jnp.where(off, floor + (1.0 - floor) * s, 0.0)

@@ -22,7 +22,6 @@ from jax.typing import ArrayLike
 
 from wassml.regularization import adversarial
 from wassml.regularization import divergences
-from wassml.regularization import ground_cost as _gc
 
 METHODS = ("cce", "vat", "war")
 
@@ -95,8 +94,8 @@ def make_divergence(
     return divergences.kl_divergence
   if cost is None:
     raise ValueError("WAR needs a [K, K] ground cost `cost` (see wassml.regularization.ground_cost).")
-  return divergences.label_ot_divergence(_gc.validate_ground_cost(cost), epsilon=epsilon,
-                                         num_iters=num_iters, debiased=debiased, mode=mode)
+  return divergences.label_ot_divergence(cost, epsilon=epsilon, num_iters=num_iters,
+                                         debiased=debiased, mode=mode)
 
 
 def regularized_loss(

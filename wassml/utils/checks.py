@@ -7,11 +7,14 @@ Shape checks always run, because shapes are static even under tracing.
 
 Errors are ``ValueError`` (bad shape or value) or ``TypeError`` (bad type) with a
 message that names the argument and the problem.
+
+This is the one module of generic input checks; :mod:`wassml.ot.checks` builds the OT-problem
+preparation (``prepare_problem``: cost and weights) on it.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -35,13 +38,6 @@ def check_ndim(x, ndim: int, name: str) -> None:
   shape = np.shape(x)
   if len(shape) != ndim:
     raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(shape)}.")
-
-
-def check_shape(x, shape: Sequence[int], name: str) -> None:
-  """Raises ValueError unless ``x`` has exactly ``shape``."""
-  got = tuple(np.shape(x))
-  if got != tuple(shape):
-    raise ValueError(f"{name} must have shape {tuple(shape)}, got {got}.")
 
 
 def check_floating_or_int(x, name: str) -> None:
@@ -104,3 +100,69 @@ def check_positive_mass(x, name: str) -> None:
     return
   if not np.sum(v) > 0:
     raise ValueError(f"{name} must have positive total mass, got sum {float(np.sum(v))!r}.")
+
+
+def check_ground_cost(ground_cost, num_classes: Optional[int] = None) -> None:
+  """Raises ValueError unless ``ground_cost`` is a valid ``[K, K]`` class ground cost.
+
+  The one check of a cost between classes, used by :func:`wassml.ot.label_ot` (exported as
+  ``wassml.ot.check_ground_cost``) and by every cost of
+  :mod:`wassml.regularization.ground_cost`. Valid: square ``[K, K]`` (and ``K = num_classes``
+  when given), finite, non-negative, zero diagonal. The shape checks always run; the value
+  checks only on concrete arrays.
+
+  Args:
+    ground_cost: ``[K, K]`` matrix of costs between classes.
+    num_classes: the expected ``K``; ``None`` accepts any square matrix.
+
+  Raises:
+    ValueError: if the matrix is not square ``[K, K]`` (or ``K != num_classes``), has
+      non-finite or negative entries, or a non-zero diagonal.
+  """
+  check_ndim(ground_cost, 2, "ground_cost")
+  k1, k2 = np.shape(ground_cost)
+  if k1 != k2:
+    raise ValueError(f"ground_cost must be square [K, K], got shape {(k1, k2)}.")
+  if num_classes is not None and k1 != num_classes:
+    raise ValueError(
+        f"ground_cost is {k1}x{k1} but the probability vectors have K={num_classes} classes.")
+  check_finite(ground_cost, "ground_cost")
+  check_nonnegative(ground_cost, "ground_cost")
+  c = concrete(ground_cost)
+  if c is not None and np.any(np.abs(np.diag(c)) > 1e-6):
+    raise ValueError(
+        "ground_cost must have a zero diagonal (moving mass within a class is free); "
+        f"its diagonal is {np.diag(c)!r}.")
+
+
+def check_same_feature_shape(x_s: Any, x_t: Any) -> None:
+  """Raises ValueError when two batches ``[n, ...]`` and ``[m, ...]`` (source and target
+  examples) have different feature shapes ``...`` (static, so it also runs under jit)."""
+  s, t = tuple(np.shape(x_s))[1:], tuple(np.shape(x_t))[1:]
+  if s != t:
+    raise ValueError(
+        f"source and target examples must have the same feature shape; got source {s} "
+        f"(batch shape {tuple(np.shape(x_s))}) and target {t} (batch shape {tuple(np.shape(x_t))}).")
+
+
+def check_labels(labels: Any, num_classes: int, name: str = "labels") -> None:
+  """Raises unless ``labels`` is a 1-D integer array with values in ``[0, num_classes)``.
+
+  The rank check always runs; the dtype and range checks only on concrete arrays.
+
+  Raises:
+    ValueError: not 1-D, or a label outside ``[0, num_classes)``.
+    TypeError: non-integer labels.
+  """
+  if np.ndim(labels) != 1:
+    raise ValueError(f"{name} must be a 1-D integer array [n], got shape {np.shape(labels)}.")
+  lab = concrete(labels)
+  if lab is None or lab.size == 0:
+    return
+  if not np.issubdtype(lab.dtype, np.integer):
+    raise TypeError(f"{name} must be integers, got dtype {lab.dtype}.")
+  lo, hi = int(lab.min()), int(lab.max())
+  if lo < 0 or hi >= num_classes:
+    raise ValueError(
+        f"class count mismatch: {name} span [{lo}, {hi}] but the classifier has "
+        f"{num_classes} outputs (labels must lie in [0, {num_classes})).")
