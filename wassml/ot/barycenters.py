@@ -74,6 +74,7 @@ from jax.scipy.special import logsumexp
 from jax.typing import ArrayLike
 
 from wassml.ot.checks import float_dtype
+from wassml.ot import iteration
 from wassml.ot.iteration import default_tol, iterate
 from wassml.ot.scaling import kernel_safe_ratio
 from wassml.utils import checks as uc
@@ -356,14 +357,9 @@ def barycenter(
   """
   cost, measures, weights = _check_problem(cost, measures, weights)
   uc.check_positive_scalar(epsilon, "epsilon")
-  if mode not in MODES:
-    raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
-  if grad_mode not in GRAD_MODES:
-    raise ValueError(f"grad_mode must be one of {GRAD_MODES}, got {grad_mode!r}.")
-  if int(num_iters) < 1:
-    raise ValueError(f"num_iters must be >= 1, got {num_iters!r}.")
-  if int(check_every) < 1:
-    raise ValueError(f"check_every must be >= 1, got {check_every!r}.")
+  iteration.check_choice(mode, MODES, "mode")
+  iteration.check_choice(grad_mode, GRAD_MODES, "grad_mode")
+  iteration.check_settings(num_iters, check_every)
   c, e = uc.concrete(cost), uc.concrete(epsilon)
   ratio = None if c is None or e is None else float(np.max(np.abs(c))) / float(e)
   safe = kernel_safe_ratio(cost.dtype)

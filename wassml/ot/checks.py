@@ -23,6 +23,28 @@ def float_dtype(*xs):
   return dt
 
 
+def prepare_weight(w, name: str, size: int, dt, *, matches: str, balanced: bool):
+  """Checks one weight vector (or fills ``1/size`` if None) and returns it as ``dt``.
+
+  Raises ValueError for a shape other than ``(size,)`` (the message names ``matches``, what the
+  size comes from), a negative, NaN or infinite entry, and (``balanced``) a sum other than 1,
+  else (unbalanced) a zero total mass.
+  """
+  if w is None:
+    return jnp.full((size,), 1.0 / size, dt)
+  uc.check_floating_or_int(w, name)
+  if jnp.ndim(w) != 1 or jnp.shape(w)[0] != size:
+    raise ValueError(
+        f"{name} must have shape ({size},) to match {matches}, got {tuple(jnp.shape(w))}.")
+  uc.check_nonnegative(w, name)
+  uc.check_finite(w, name)
+  if balanced:
+    uc.check_sums_to_one(w, name)
+  else:
+    uc.check_positive_mass(w, name)
+  return jnp.asarray(w, dt)
+
+
 def prepare_problem(
     cost: ArrayLike,
     a: Optional[ArrayLike] = None,
@@ -54,21 +76,6 @@ def prepare_problem(
   uc.check_finite(cost, "cost")
   dt = float_dtype(cost, a, b)
   cost = jnp.asarray(cost, dt)
-  out = []
-  for w, name, size in ((a, "a", n), (b, "b", m)):
-    if w is None:
-      out.append(jnp.full((size,), 1.0 / size, dt))
-      continue
-    uc.check_floating_or_int(w, name)
-    if jnp.ndim(w) != 1 or jnp.shape(w)[0] != size:
-      raise ValueError(
-          f"{name} must have shape ({size},) to match cost of shape {(n, m)}, got "
-          f"{tuple(jnp.shape(w))}.")
-    uc.check_nonnegative(w, name)
-    uc.check_finite(w, name)
-    if balanced:
-      uc.check_sums_to_one(w, name)
-    else:
-      uc.check_positive_mass(w, name)
-    out.append(jnp.asarray(w, dt))
+  out = [prepare_weight(w, name, size, dt, matches=f"cost of shape {(n, m)}", balanced=balanced)
+         for w, name, size in ((a, "a", n), (b, "b", m))]
   return cost, out[0], out[1]

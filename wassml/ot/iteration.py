@@ -20,6 +20,22 @@ def default_tol(dtype) -> float:
   return 1e-5 if jnp.finfo(dtype).bits <= 32 else 1e-9
 
 
+def check_settings(num_iters, check_every, tol=None) -> None:
+  """Eager checks of the settings every iterative solver shares."""
+  if int(num_iters) < 1:
+    raise ValueError(f"num_iters must be >= 1, got {num_iters!r}.")
+  if int(check_every) < 1:
+    raise ValueError(f"check_every must be >= 1, got {check_every!r}.")
+  if tol is not None and not float(tol) >= 0:
+    raise ValueError(f"tol must be >= 0, got {tol!r}.")
+
+
+def check_choice(value, choices, name: str) -> None:
+  """Raises ValueError unless ``value`` is one of ``choices``."""
+  if value not in choices:
+    raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}.")
+
+
 def iterate(
     step: Callable[[State], State],
     error: Callable[[State, State], jax.Array],

@@ -60,7 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from wassml.ot.checks import float_dtype
+from wassml.ot.checks import float_dtype, prepare_weight
 from wassml.ot.result import OTResult
 from wassml.utils import checks as uc
 
@@ -185,20 +185,8 @@ def prepare_weights(a, b, n: int, m: int, dt, *, names=("a", "b"), sizes=("x", "
   Raises ValueError for a wrong shape, a negative / NaN / infinite entry, zero total mass, or
   (concrete inputs) total masses that differ by more than ``MASS_RTOL`` relatively.
   """
-  out = []
-  for w, name, size, of in ((a, names[0], n, sizes[0]), (b, names[1], m, sizes[1])):
-    if w is None:
-      out.append(jnp.full((size,), 1.0 / size, dt))
-      continue
-    uc.check_floating_or_int(w, name)
-    if jnp.ndim(w) != 1 or jnp.shape(w)[0] != size:
-      raise ValueError(
-          f"{name} must have shape ({size},) to match {of} of {size} samples, got "
-          f"{tuple(jnp.shape(w))}.")
-    uc.check_nonnegative(w, name)
-    uc.check_finite(w, name)
-    uc.check_positive_mass(w, name)
-    out.append(jnp.asarray(w, dt))
+  out = [prepare_weight(w, name, size, dt, matches=f"{of} of {size} samples", balanced=False)
+         for w, name, size, of in ((a, names[0], n, sizes[0]), (b, names[1], m, sizes[1]))]
   ca, cb = uc.concrete(out[0]), uc.concrete(out[1])
   if ca is not None and cb is not None:
     sa, sb = float(np.sum(ca, dtype=np.float64)), float(np.sum(cb, dtype=np.float64))

@@ -406,12 +406,8 @@ def entropic_partial_wasserstein(
   cost, a, b = prepare_problem(cost, a, b, balanced=False)
   _check_mass(mass, a, b)
   uc.check_positive_scalar(epsilon, "epsilon")
-  if mode not in MODES:
-    raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
-  if int(num_iters) < 1:
-    raise ValueError(f"num_iters must be >= 1, got {num_iters!r}.")
-  if int(check_every) < 1:
-    raise ValueError(f"check_every must be >= 1, got {check_every!r}.")
+  iteration.check_choice(mode, MODES, "mode")
+  iteration.check_settings(num_iters, check_every)
   tol = iteration.default_tol(cost.dtype) if tol is None else float(tol)
   if not tol >= 0:
     raise ValueError(f"tol must be >= 0, got {tol!r}.")

@@ -90,14 +90,9 @@ def check_settings(epsilon, mode, grad_mode, num_iters, check_every, cost=None,
                    epsilon_start=None, epsilon_decay=0.5):
   """Eager checks of the solver settings shared by the entropic solvers."""
   uc.check_positive_scalar(epsilon, "epsilon")
-  if mode not in MODES:
-    raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
-  if grad_mode not in GRAD_MODES:
-    raise ValueError(f"grad_mode must be one of {GRAD_MODES}, got {grad_mode!r}.")
-  if int(num_iters) < 1:
-    raise ValueError(f"num_iters must be >= 1, got {num_iters!r}.")
-  if int(check_every) < 1:
-    raise ValueError(f"check_every must be >= 1, got {check_every!r}.")
+  iteration.check_choice(mode, MODES, "mode")
+  iteration.check_choice(grad_mode, GRAD_MODES, "grad_mode")
+  iteration.check_settings(num_iters, check_every)
   if epsilon_start is not None:
     uc.check_positive_scalar(epsilon_start, "epsilon_start")
     if mode != "auto":
