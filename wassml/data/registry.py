@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from wassml.data import fashion_mnist as _fm
+from wassml.data import real_digits as _real
 from wassml.data import synthetic as _syn
 from wassml.data import tfds_source as _tfds
 from wassml.data.dataset import Dataset
@@ -22,6 +23,8 @@ _OFFLINE: dict[str, Callable[..., Dataset]] = {
     "blobs": _syn.blobs,
     "circles": _syn.circles,
     "digits": _syn.digits,
+    "digits_28": _real.digits_28,
+    "mnist_5k": _real.mnist_5k,
     "fashion_mnist": _fm.fashion_mnist,
     "fortunes": _fortunes,
 }
