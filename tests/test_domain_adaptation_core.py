@@ -1,8 +1,6 @@
 """Tests of wassml.domain_adaptation: joint cost, coupling step, DeepJDOT/JUMBOT, DANN, checks."""
 
-import functools
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +14,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:If reg_type = entropy:UserWarnin
 from wassml import ot as wot
 from wassml import train as wtrain
 from wassml import domain_adaptation as da
+from tests.fixtures import TinyNet
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -28,16 +27,6 @@ def _toy_pair(key, n=24, m=20, d=5, k=3):
   return fs, ys, ft, lt
 
 
-class _TinyNet(nn.Module):
-  """MLP classifier with the ``return_features`` contract of wassml.nn."""
-  num_classes: int = 2
-
-  @nn.compact
-  def __call__(self, x, train=False, return_features=False):
-    h = nn.relu(nn.Dense(16)(x))
-    f = nn.Dense(8)(h)
-    logits = nn.Dense(self.num_classes)(nn.relu(f))
-    return (logits, f) if return_features else logits
 
 
 def _state(key, model, x, lr=1e-2):
@@ -183,7 +172,7 @@ def _moons_batch(key, n=64):
 
 def test_a_few_jumbot_steps_reduce_the_ot_term():
   batch = _moons_batch(jax.random.key(0))
-  model = da.DAModel(_TinyNet(2))
+  model = da.DAModel(TinyNet(2))
   state = _state(jax.random.key(7), model, batch["xs"])
   step = da.make_da_step("jumbot", model.apply, num_classes=2, eta1=0.1, eta2=0.1,
                          epsilon=0.1, rho=1.0)
@@ -199,7 +188,7 @@ def test_a_few_jumbot_steps_reduce_the_ot_term():
 def test_cost_and_plan_stay_on_device_in_the_jitted_step(method):
   """No host callback (pure_callback / io_callback) anywhere in the compiled OT step."""
   batch = _moons_batch(jax.random.key(0), n=16)
-  model = da.DAModel(_TinyNet(2))
+  model = da.DAModel(TinyNet(2))
   state = _state(jax.random.key(13), model, batch["xs"])
   # DeepJDOT: the JAX auction ('auto' picks scipy on the host on a CPU backend, by design).
   loss = da.make_da_loss(method, model.apply, epsilon=0.1, rho=1.0, exact_method="auction")
@@ -210,7 +199,7 @@ def test_cost_and_plan_stay_on_device_in_the_jitted_step(method):
 @pytest.mark.parametrize("method", ["source_only", "dann", "deepjdot", "entropic_deepjdot"])
 def test_every_method_steps_and_stays_finite(method):
   batch = _moons_batch(jax.random.key(0), n=32)
-  model = da.DAModel(_TinyNet(2), discriminator_hidden=8 if method == "dann" else 0)
+  model = da.DAModel(TinyNet(2), discriminator_hidden=8 if method == "dann" else 0)
   state = _state(jax.random.key(9), model, batch["xs"])
   step = da.make_da_step(method, model.apply, num_classes=2, epsilon=0.5, rho=1.0)
   for i in range(3):
@@ -271,7 +260,7 @@ def test_bad_epsilon_for_entropic_deepjdot_and_unknown_method():
 
 def test_source_and_target_with_different_feature_shapes_raise():
   batch = _moons_batch(jax.random.key(0), n=16)
-  model = da.DAModel(_TinyNet(2))
+  model = da.DAModel(TinyNet(2))
   state = _state(jax.random.key(11), model, batch["xs"])
   step = da.make_da_step("jumbot", model.apply, num_classes=2)
   bad = dict(batch, xt=jnp.zeros((16, 3)))
@@ -284,7 +273,7 @@ def test_source_and_target_with_different_feature_shapes_raise():
 
 def test_class_count_mismatch_raises():
   batch = _moons_batch(jax.random.key(0), n=16)
-  model = da.DAModel(_TinyNet(2))
+  model = da.DAModel(TinyNet(2))
   state = _state(jax.random.key(12), model, batch["xs"])
   step = da.make_da_step("deepjdot", model.apply, num_classes=2)
   with pytest.raises(ValueError, match="class count mismatch"):

@@ -12,18 +12,8 @@ import ot  # POT: independent reference only.
 import pytest
 
 import wassml.ot as wot
+from tests.fixtures import ot_problem
 from wassml.ot.exact import assignment_duals
-
-
-def _problem(seed, n, m, d=3):
-  rng = np.random.default_rng(seed)
-  x = rng.normal(size=(n, d))
-  y = rng.normal(size=(m, d)) + 0.5
-  cost = ot.dist(x, y)
-  cost /= cost.max()
-  a = rng.random(n) + 0.1
-  b = rng.random(m) + 0.1
-  return cost, a / a.sum(), b / b.sum()
 
 
 SOLVERS = {
@@ -37,7 +27,7 @@ SOLVERS = {
 @pytest.mark.parametrize("num_iters", [1, 5, 13])
 def test_num_iters_is_a_hard_maximum(name, mode, num_iters):
   # Asking for 1 or 5 iterations used to run 10 (whole blocks of check_every).
-  cost, a, b = _problem(0, 9, 7)
+  cost, a, b = ot_problem(0, 9, 7)
   res = SOLVERS[name](cost, a, b, mode=mode, num_iters=num_iters, tol=0.0)
   assert int(res.num_iters) == num_iters
   assert not bool(res.converged)
@@ -49,7 +39,7 @@ def test_num_iters_is_a_hard_maximum(name, mode, num_iters):
 
 def test_one_iteration_is_one_sinkhorn_update(x64):
   # Brute force: one iteration = u <- a / K 1, v <- b / K^T u.
-  cost, a, b = _problem(1, 6, 8)
+  cost, a, b = ot_problem(1, 6, 8)
   eps = 0.3
   K = np.exp(-cost / eps)
   u = a / (K @ np.ones(8))
@@ -68,7 +58,7 @@ def test_one_iteration_is_one_sinkhorn_update(x64):
 
 @pytest.mark.parametrize("mode", ["auto", "kernel", "log"])
 def test_stopping_criterion_is_the_l1_row_marginal_error(x64, mode):
-  cost, a, b = _problem(2, 11, 7)
+  cost, a, b = ot_problem(2, 11, 7)
   res = wot.sinkhorn(cost, a, b, epsilon=0.05, mode=mode, tol=1e-6)
   assert bool(res.converged)
   P = np.asarray(res.plan)
@@ -83,7 +73,7 @@ def test_stopping_criterion_is_the_l1_row_marginal_error(x64, mode):
 
 
 def test_unbalanced_criterion_is_mass_moved_by_the_next_row_update(x64):
-  cost, a, b = _problem(3, 8, 10)
+  cost, a, b = ot_problem(3, 8, 10)
   eps, rho = 0.1, 0.5
   res = wot.unbalanced_sinkhorn(cost, 2 * a, b, epsilon=eps, rho=rho, tol=1e-8)
   P = np.asarray(res.plan)
@@ -101,7 +91,7 @@ def test_unbalanced_criterion_is_mass_moved_by_the_next_row_update(x64):
 
 def test_ipot_with_empty_bins_is_finite_and_exact(x64):
   # u = a / (Q v) was 0/0 as soon as a weight was zero.
-  cost, a, b = _problem(4, 7, 9)
+  cost, a, b = ot_problem(4, 7, 9)
   a[2] = 0.0
   b[[0, 5]] = 0.0
   a, b = a / a.sum(), b / b.sum()
@@ -117,7 +107,7 @@ def test_ipot_with_empty_bins_is_finite_and_exact(x64):
 def test_unbalanced_entropy_potentials_reproduce_the_plan_at_empty_bins(x64, mode):
   # The potentials used to be set to 0 at empty bins, where P = exp((f + g - C)/eps) then gave
   # exp((g - C)/eps) > 0 instead of the zero row.
-  cost, a, b = _problem(5, 6, 8)
+  cost, a, b = ot_problem(5, 6, 8)
   a[1] = 0.0
   b[3] = 0.0
   eps = 0.2
@@ -137,7 +127,7 @@ def test_unbalanced_entropy_potentials_reproduce_the_plan_at_empty_bins(x64, mod
 
 def test_emd_weight_gradient_is_the_centred_dual(x64):
   # emd gave the weights a zero gradient; POT's emd2 returns the centred duals.
-  cost, a, b = _problem(6, 8, 11)
+  cost, a, b = ot_problem(6, 8, 11)
   _, log = ot.emd(a, b, cost, log=True)
   ga, gb = jax.grad(lambda a, b: wot.emd(cost, a, b).transport_cost, argnums=(0, 1))(
       jnp.asarray(a), jnp.asarray(b))
@@ -173,7 +163,7 @@ def test_assignment_duals_are_feasible_and_optimal(seed):
 
 
 def test_semi_relaxed_matches_pot(x64):
-  cost, a, b = _problem(7, 9, 12)
+  cost, a, b = ot_problem(7, 9, 12)
   eps, rho = 0.1, 0.7
   for convention in ("kl", "entropy"):
     res = wot.unbalanced_sinkhorn(cost, a, 3 * b, epsilon=eps, rho_a=math.inf, rho_b=rho,
@@ -200,7 +190,7 @@ def test_semi_relaxed_matches_pot(x64):
 
 
 def test_semi_relaxed_gradient_matches_finite_differences(x64):
-  cost, a, b = _problem(8, 6, 7)
+  cost, a, b = ot_problem(8, 6, 7)
   f = lambda c: wot.unbalanced_sinkhorn(c, a, 2 * b, epsilon=0.3, rho_a=math.inf, rho_b=0.5,
                                         tol=1e-14, num_iters=50000).objective
   d = np.random.default_rng(1).normal(size=cost.shape)
@@ -218,7 +208,7 @@ def test_semi_relaxed_gradient_matches_finite_differences(x64):
 
 @pytest.mark.parametrize("name", list(SOLVERS))
 def test_warm_start_converges_faster_to_the_same_plan(x64, name):
-  cost, a, b = _problem(9, 30, 25)
+  cost, a, b = ot_problem(9, 30, 25)
   solve = functools.partial(SOLVERS[name], tol=1e-10, num_iters=20000)
   cold = solve(cost, a, b)
   near = cost + 0.01 * np.random.default_rng(0).random(cost.shape)
@@ -235,7 +225,7 @@ def test_warm_start_converges_faster_to_the_same_plan(x64, name):
 
 
 def test_epsilon_annealing_reaches_the_target_problem(x64):
-  cost, a, b = _problem(10, 40, 40)
+  cost, a, b = ot_problem(10, 40, 40)
   eps = 2e-3
   ref = ot.sinkhorn(a, b, cost, eps, method="sinkhorn_log", stopThr=1e-12, numItermax=200000)
   res = wot.sinkhorn(cost, a, b, epsilon=eps, epsilon_start=1.0, epsilon_decay=0.5, tol=1e-9,
@@ -254,7 +244,7 @@ def test_epsilon_annealing_reaches_the_target_problem(x64):
 def test_default_mode_equals_explicit_modes_under_vmap(name):
   # The default is one code path under vmap (no lax.cond whose branches both run); it gives the
   # same plans as the kernel and log modes.
-  costs = jnp.asarray(np.stack([_problem(s, 16, 12)[0] for s in range(4)]), jnp.float32)
+  costs = jnp.asarray(np.stack([ot_problem(s, 16, 12)[0] for s in range(4)]), jnp.float32)
   outs = {m: jax.jit(jax.vmap(lambda c, m=m: SOLVERS[name](c, mode=m)))(costs)
           for m in ("auto", "kernel", "log")}
   for m in ("kernel", "log"):

@@ -1,7 +1,6 @@
 """IPOT, sliced Wasserstein, Sinkhorn divergence, label OT, point-cloud forms and
 the WGAN-GP critic helpers."""
 
-import functools
 
 import jax
 import jax.numpy as jnp

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import traceback
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,29 +16,15 @@ import ot  # POT: independent reference only.
 import pytest
 
 import wassml.ot as wot
+from tests.fixtures import TinyNet, np_kl, ot_problem
 from wassml import domain_adaptation as da
 from wassml import train as wtrain
 
 pytestmark = pytest.mark.filterwarnings("ignore:If reg_type = entropy:UserWarning")
 
 
-def _problem(seed, n, m, d=3):
-  rng = np.random.default_rng(seed)
-  x = rng.normal(size=(n, d))
-  y = rng.normal(size=(m, d)) + 0.5
-  cost = ot.dist(x, y)
-  cost /= cost.max()
-  a = rng.random(n) + 0.1
-  b = rng.random(m) + 0.1
-  return cost, a / a.sum(), b / b.sum()
-
-
-def _kl(p, q):
-  return np.sum(p * np.log(p / q) - p + q)
-
-
 def test_balanced_plan_potentials_and_objective_match_wassml_sinkhorn(x64):
-  cost, a, b = _problem(0, 9, 14)
+  cost, a, b = ot_problem(0, 9, 14)
   eps = 0.1
   res = wot.ott_solver(eps, threshold=1e-12, max_iterations=20000)(cost, a, b)
   ref = wot.sinkhorn(cost, a, b, epsilon=eps, tol=1e-12, num_iters=20000)
@@ -63,7 +48,7 @@ def test_balanced_plan_potentials_and_objective_match_wassml_sinkhorn(x64):
 
 
 def test_balanced_zero_weight_potential_is_the_c_transform(x64):
-  cost, a, b = _problem(1, 8, 6)
+  cost, a, b = ot_problem(1, 8, 6)
   b[2] = 0.0
   b /= b.sum()
   res = wot.ott_solver(0.2, threshold=1e-12, max_iterations=20000)(cost, a, b)
@@ -75,7 +60,7 @@ def test_balanced_zero_weight_potential_is_the_c_transform(x64):
 
 
 def test_unbalanced_plan_matches_wassml_entropy_convention(x64):
-  cost, a, b = _problem(3, 9, 14)
+  cost, a, b = ot_problem(3, 9, 14)
   a = 2.0 * a   # unequal masses
   eps, rho = 0.1, 0.7
   res = wot.ott_solver(eps, rho=rho, threshold=1e-12, max_iterations=50000)(cost, a, b)
@@ -93,8 +78,8 @@ def test_unbalanced_plan_matches_wassml_entropy_convention(x64):
   # Documented quirk: ott's unbalanced reg_ot_cost is the dual of the KL(P | a b^T) problem at
   # these potentials, neither convention's objective (see wassml/ot/ott_adapter.py).
   P = np.asarray(res.plan)
-  kl_value = (np.sum(P * cost) + eps * _kl(P, np.outer(a, b)) + rho * _kl(P.sum(1), a)
-              + rho * _kl(P.sum(0), b))
+  kl_value = (np.sum(P * cost) + eps * np_kl(P, np.outer(a, b)) + rho * np_kl(P.sum(1), a)
+              + rho * np_kl(P.sum(0), b))
   assert abs(float(res.objective) - float(ref.objective)) > 0.1
   assert abs(float(res.objective) - kl_value) > 0.05
   # Not the "kl" convention's plan (KL(P | a b^T)).
@@ -104,7 +89,7 @@ def test_unbalanced_plan_matches_wassml_entropy_convention(x64):
 
 
 def test_jit_and_vmap_match_a_loop():
-  cost, a, b = _problem(4, 12, 10)
+  cost, a, b = ot_problem(4, 12, 10)
   costs = jnp.asarray(np.stack([cost, 0.5 * cost, cost ** 2]), jnp.float32)
   for rho in (None, 1.0):
     solve = wot.ott_solver(0.1, rho=rho)
@@ -120,7 +105,7 @@ def test_jit_and_vmap_match_a_loop():
 
 
 def test_gradients_follow_ott_differentiation_options(x64):
-  cost, a, b = _problem(5, 7, 6)
+  cost, a, b = ot_problem(5, 7, 6)
   eps = 0.2
   ref = wot.sinkhorn(cost, a, b, epsilon=eps, tol=1e-12, num_iters=20000)
   kw = dict(threshold=1e-11, max_iterations=20000)
@@ -133,17 +118,6 @@ def test_gradients_follow_ott_differentiation_options(x64):
                                ref.plan, atol=1e-10)
 
 
-class _TinyNet(nn.Module):
-  """MLP classifier with the ``return_features`` contract of wassml.nn (as in
-  tests/test_domain_adaptation_core.py)."""
-  num_classes: int = 2
-
-  @nn.compact
-  def __call__(self, x, train=False, return_features=False):
-    h = nn.relu(nn.Dense(16)(x))
-    f = nn.Dense(8)(h)
-    logits = nn.Dense(self.num_classes)(nn.relu(f))
-    return (logits, f) if return_features else logits
 
 
 def test_jumbot_training_step_runs_with_the_ott_solver():
@@ -154,7 +128,7 @@ def test_jumbot_training_step_runs_with_the_ott_solver():
   rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
   batch = {"xs": jnp.asarray(xs, jnp.float32), "ys": jnp.asarray(ys, jnp.int32),
            "xt": jnp.asarray(xt @ rot.T, jnp.float32)}
-  model = da.DAModel(_TinyNet(2))
+  model = da.DAModel(TinyNet(2))
   state0 = wtrain.create_train_state(jax.random.key(7), model, batch["xs"], optax.adam(1e-2))
   kw = dict(eta1=0.1, eta2=0.1)
   ott_loss = da.make_joint_ot_loss(model.apply, solver=wot.ott_solver(0.1, rho=1.0), **kw)
@@ -178,7 +152,7 @@ def test_jumbot_training_step_runs_with_the_ott_solver():
 
 
 def test_low_rank_sinkhorn_runs_and_has_the_marginals():
-  cost, a, b = _problem(6, 20, 15)
+  cost, a, b = ot_problem(6, 20, 15)
   cost, a, b = (jnp.asarray(v, jnp.float32) for v in (cost, a, b))
   res = wot.ott_solver(0.1, solver="lr", rank=3, max_iterations=2000)(cost, a, b)
   P = np.asarray(res.plan)
@@ -194,7 +168,7 @@ def test_low_rank_sinkhorn_runs_and_has_the_marginals():
 
 def test_solver_instance_is_accepted():
   from ott.solvers.linear import sinkhorn as ott_sinkhorn
-  cost, a, b = _problem(7, 6, 5)
+  cost, a, b = ot_problem(7, 6, 5)
   res = wot.ott_solver(0.2, solver=ott_sinkhorn.Sinkhorn(threshold=1e-6))(cost, a, b)
   ref = wot.sinkhorn(cost, a, b, epsilon=0.2)
   np.testing.assert_allclose(res.plan, ref.plan, atol=1e-5)

@@ -1,7 +1,6 @@
 """Partial OT (`wassml.ot.partial_wasserstein`, `entropic_partial_wasserstein`): parity with POT,
 reduction to balanced OT, duals, jit/vmap/grad, input checks, and the partial-DA solver."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import wassml.ot as wot
 from wassml import domain_adaptation as da
 from wassml import train as wtrain
+from tests.fixtures import TinyNet
 
 
 def _problem(rng, n, m, sa=1.3, sb=0.9):
@@ -368,16 +368,6 @@ def test_entropic_settings_are_checked():
 
 
 # ----------------------------------------------------------------------------- partial DA
-class _TinyNet(nn.Module):
-  """MLP classifier with the ``return_features`` contract of wassml.nn."""
-  num_classes: int = 2
-
-  @nn.compact
-  def __call__(self, x, train=False, return_features=False):
-    h = nn.relu(nn.Dense(16)(x))
-    f = nn.Dense(8)(h)
-    logits = nn.Dense(self.num_classes)(nn.relu(f))
-    return (logits, f) if return_features else logits
 
 
 def _two_blobs(n=24, m=16):
@@ -394,7 +384,7 @@ def test_partial_deepjdot_training_step(epsilon):
   """One jitted joint-OT training step with the partial solver: finite metrics, plan mass =
   mass, and the parameters move."""
   batch = _two_blobs()
-  model = da.DAModel(_TinyNet(2))
+  model = da.DAModel(TinyNet(2))
   state = wtrain.create_train_state(jax.random.key(0), model, batch["xs"], optax.adam(1e-2))
   solver = da.make_solver("partial_deepjdot", mass=0.6, epsilon=epsilon, num_iters=2000)
   loss = da.make_joint_ot_loss(model.apply, solver=solver, eta1=0.1, eta2=0.1)

@@ -11,27 +11,13 @@ import ot  # POT: independent reference only.
 import pytest
 
 import wassml.ot as wot
-
-
-def _problem(seed, n, m, d=3):
-  rng = np.random.default_rng(seed)
-  x = rng.normal(size=(n, d))
-  y = rng.normal(size=(m, d)) + 0.5
-  cost = ot.dist(x, y)
-  cost /= cost.max()
-  a = rng.random(n) + 0.1
-  b = rng.random(m) + 0.1
-  return cost, a / a.sum(), b / b.sum()
-
-
-def _kl(p, q):
-  return np.sum(p * np.log(p / q) - p + q)
+from tests.fixtures import np_kl, ot_problem
 
 
 @pytest.mark.parametrize("mode", ["kernel", "log", "auto"])
 @pytest.mark.parametrize("n,m,eps", [(7, 11, 0.05), (13, 5, 0.2)])
 def test_sinkhorn_matches_pot(x64, mode, n, m, eps):
-  cost, a, b = _problem(n + m, n, m)
+  cost, a, b = ot_problem(n + m, n, m)
   res = wot.sinkhorn(cost, a, b, epsilon=eps, mode=mode, tol=1e-13, num_iters=20000)
   assert bool(res.converged)
   ref_plan = ot.sinkhorn(a, b, cost, eps, stopThr=1e-14, numItermax=100000)
@@ -41,7 +27,7 @@ def test_sinkhorn_matches_pot(x64, mode, n, m, eps):
   # Objective = <P,C> + eps KL(P | a b^T); potentials reproduce the plan.
   P = np.asarray(res.plan)
   np.testing.assert_allclose(float(res.objective),
-                             np.sum(P * cost) + eps * _kl(P, np.outer(a, b)), rtol=1e-9)
+                             np.sum(P * cost) + eps * np_kl(P, np.outer(a, b)), rtol=1e-9)
   f, g = np.asarray(res.f), np.asarray(res.g)
   np.testing.assert_allclose(np.outer(a, b) * np.exp((f[:, None] + g[None] - cost) / eps), P,
                              atol=1e-12)
@@ -52,7 +38,7 @@ def test_sinkhorn_matches_pot(x64, mode, n, m, eps):
 @pytest.mark.parametrize("convention,reg_type", [("entropy", "entropy"), ("kl", "kl")])
 @pytest.mark.parametrize("mode", ["kernel", "log"])
 def test_unbalanced_matches_pot(x64, convention, reg_type, mode):
-  cost, a, b = _problem(3, 9, 14)
+  cost, a, b = ot_problem(3, 9, 14)
   a = 2.0 * a  # unequal masses
   eps, rho = 0.1, 0.7
   res = wot.unbalanced_sinkhorn(cost, a, b, epsilon=eps, rho=rho, convention=convention,
@@ -63,8 +49,8 @@ def test_unbalanced_matches_pot(x64, convention, reg_type, mode):
   np.testing.assert_allclose(np.asarray(res.plan), P_ref, atol=1e-11)
   np.testing.assert_allclose(float(res.transport_cost), np.sum(P_ref * cost), rtol=1e-9)
   P = np.asarray(res.plan)
-  reg = (np.sum(P * np.log(P) - P) if convention == "entropy" else _kl(P, np.outer(a, b)))
-  want = np.sum(P * cost) + eps * reg + rho * _kl(P.sum(1), a) + rho * _kl(P.sum(0), b)
+  reg = (np.sum(P * np.log(P) - P) if convention == "entropy" else np_kl(P, np.outer(a, b)))
+  want = np.sum(P * cost) + eps * reg + rho * np_kl(P.sum(1), a) + rho * np_kl(P.sum(0), b)
   np.testing.assert_allclose(float(res.objective), want, rtol=1e-9)
 
 
@@ -73,7 +59,7 @@ def test_unbalanced_entropy_matches_ott_tau(x64):
   from ott.problems.linear import linear_problem
   from ott.solvers.linear import sinkhorn as ott_sinkhorn
 
-  cost, a, b = _problem(5, 8, 10)
+  cost, a, b = ot_problem(5, 8, 10)
   eps, rho = 0.1, 1.0
   tau = rho / (rho + eps)
   prob = linear_problem.LinearProblem(geometry.Geometry(cost_matrix=jnp.asarray(cost),
@@ -117,7 +103,7 @@ def test_objective_gradient_matches_finite_differences(x64):
 
 
 def test_unroll_gradient_matches_finite_differences(x64):
-  cost, a, b = _problem(8, 5, 5)
+  cost, a, b = ot_problem(8, 5, 5)
   f = lambda q: wot.sinkhorn(cost, a, q, epsilon=0.1, num_iters=30, mode="log",
                              grad_mode="unroll").transport_cost
   db = np.random.default_rng(0).normal(size=5)
@@ -162,7 +148,7 @@ def test_gradient_at_a_zero_weight_is_finite_and_one_sided(x64, mode, grad_mode)
     functools.partial(wot.unbalanced_sinkhorn, epsilon=0.1, rho=1.0),
 ])
 def test_vmap_equals_loop(solver):
-  costs = jnp.asarray(np.stack([_problem(s, 12, 12)[0] for s in range(3)]), jnp.float32)
+  costs = jnp.asarray(np.stack([ot_problem(s, 12, 12)[0] for s in range(3)]), jnp.float32)
   batched = jax.vmap(lambda c: solver(c))(costs)
   for i in range(3):
     single = solver(costs[i])
@@ -181,7 +167,7 @@ def test_no_retrace_on_new_values():
             + wot.unbalanced_sinkhorn(c, a, None, epsilon=0.1, rho=1.0).transport_cost)
 
   for s in range(3):
-    cost, a, _ = _problem(s, 6, 7)
+    cost, a, _ = ot_problem(s, 6, 7)
     f(jnp.asarray(cost, jnp.float32), jnp.asarray(a, jnp.float32))
 
 

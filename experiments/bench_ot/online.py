@@ -78,7 +78,6 @@ def main(argv):
   import jax
   jax.config.update("jax_enable_compilation_cache", False)   # honest compile times
   import jax.numpy as jnp
-  import numpy as np
 
   import wassml.ot as wot
   from wassml.ot.iteration import default_tol

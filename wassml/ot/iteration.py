@@ -68,7 +68,8 @@ def iterate(
   check_every = int(check_every)
   if differentiable:
     if num_iters == 1:
-      return step(init), jnp.asarray(1), error(init, step(init))
+      new = step(init)
+      return new, jnp.asarray(1), error(init, new)
     x, _ = jax.lax.scan(lambda s, _: (step(s), None), init, None, length=num_iters - 1)
     new = step(x)
     return new, jnp.asarray(num_iters), error(x, new)

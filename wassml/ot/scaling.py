@@ -254,32 +254,40 @@ def solve(cost, a, b, *, epsilon, side_a: Side, side_b: Side, ref_ab: bool, mode
     big_v = jnp.max(jnp.where(pos_b, jnp.abs(lv), 0.0))
     return jnp.maximum(big_u, big_v) <= ABSORB_BOUND
 
+  def rebuild(alpha, beta, lu, lv, eps_prev):
+    """Absorbs the scalings into the potentials; the kernel at the next epsilon (annealing) or
+    at ``epsilon``."""
+    alpha, beta = absorb(alpha, beta, lu, lv, eps_prev)
+    eps_k = jnp.maximum(eps, eps_prev * decay) if anneal else eps
+    return alpha, beta, eps_k, kernel(alpha, beta, eps_k)
+
   if differentiable:
-    # A fixed schedule (reverse-mode differentiable): blocks of check_every iterations, each
-    # on a freshly absorbed kernel. The last block is shortened to hit num_iters exactly.
-    n_full, tail = divmod(int(num_iters), int(check_every))
-    sizes = [int(check_every)] * n_full + ([tail] if tail else [])
-    alpha, beta, lu, lv = alpha0, beta0, zu, zv
-    eps_k = eps_first
-    err = jnp.asarray(jnp.inf, dt)
-    K = kv = None
-    for k, size in enumerate(sizes):
-      if k:
-        alpha, beta = absorb(alpha, beta, lu, lv, eps_k)
-        eps_k = jnp.maximum(eps, eps_k * decay) if anneal else eps
-      K = kernel(alpha, beta, eps_k)
-      step, error = make_step(K, alpha, beta, eps_k)
-      (lu, lv, kv), _, err = iteration.iterate(step, error, start(K), num_iters=size, tol=0.0,
+    # A fixed schedule (reverse-mode differentiable): blocks of check_every iterations, each on
+    # a freshly absorbed kernel (a scan); the last block is shortened to hit num_iters exactly.
+    def block(carry, size):
+      alpha, beta, lu, lv, _, _, eps_prev, _ = carry
+      alpha, beta, eps_k, KT = rebuild(alpha, beta, lu, lv, eps_prev)
+      step, error = make_step(KT, alpha, beta, eps_k)
+      (lu, lv, kv), _, err = iteration.iterate(step, error, start(KT), num_iters=size, tol=0.0,
                                                check_every=size, differentiable=True)
-    return finish(alpha, beta, lu, lv, kv, K, eps_k, jnp.asarray(num_iters), err)
+      return alpha, beta, lu, lv, kv, KT, eps_k, err
+
+    n_full, tail = divmod(int(num_iters), int(check_every))
+    carry = (alpha0, beta0, zu, zv, jnp.zeros_like(a), jnp.zeros_like(cost.T), eps_first / decay,
+             jnp.asarray(jnp.inf, dt))
+    if n_full:
+      carry, _ = jax.lax.scan(lambda c, _: (block(c, int(check_every)), None), carry, None,
+                              length=n_full)
+    if tail:
+      carry = block(carry, tail)
+    alpha, beta, lu, lv, kv, KT, eps_k, err = carry
+    return finish(alpha, beta, lu, lv, kv, KT, eps_k, jnp.asarray(num_iters), err)
 
   def stage(state):
     """Absorb the scalings, build the kernel (at the next epsilon when annealing), iterate
     until converged, out of range, at num_iters, or (annealing) after one block."""
     alpha, beta, lu, lv, _, _, eps_prev, n_it, _ = state
-    alpha, beta = absorb(alpha, beta, lu, lv, eps_prev)
-    eps_k = jnp.maximum(eps, eps_prev * decay) if anneal else eps
-    K = kernel(alpha, beta, eps_k)
+    alpha, beta, eps_k, K = rebuild(alpha, beta, lu, lv, eps_prev)
     step, error = make_step(K, alpha, beta, eps_k)
     at_target = eps_k <= eps
 

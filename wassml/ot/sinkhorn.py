@@ -83,21 +83,16 @@ def _sinkhorn(cost, a, b, epsilon, init, epsilon_start, num_iters, tol, mode, ch
                 -eps * out.row_lse)
   g = jnp.where(b_s > 0, G - eps * scaling.safe_log(jnp.where(b_s > 0, b_s, 1.0)),
                 -eps * out.col_lse)
-  converged = out.err <= tol
+  # The objective at the fixed plan. Unrolled: a function of (C, a, b) through the iterations.
+  # Envelope: its value from stopped arrays, with d/dC = P, d/da = f, d/db = g attached.
+  C_, A_, B_ = (cost, a, b) if unroll else (c_s, a_s, b_s)
+  kl = scaling.plan_kl_ab(P, F, G, C_, eps, A_, B_)
+  objective = (jnp.sum(P * C_) + eps * kl + linalg.matmul(f, A_ - jnp.sum(P, 1))
+               + linalg.matmul(g, B_ - jnp.sum(P, 0)))
   if not unroll:
-    transport = jnp.sum(P * cost)
-    kl = scaling.plan_kl_ab(P, F, G, c_s, eps, a_s, b_s)
-    value = (jnp.sum(P * c_s) + eps * kl + linalg.matmul(f, a_s - jnp.sum(P, 1))
-             + linalg.matmul(g, b_s - jnp.sum(P, 0)))
-    objective = envelope(value, P, cost, f, a, g, b)
-    return OTResult(transport_cost=transport, plan=P, objective=objective, f=f, g=g,
-                    converged=converged, num_iters=out.iters, error=out.err)
-  transport = jnp.sum(P * cost)
-  kl = scaling.plan_kl_ab(P, F, G, cost, eps, a, b)
-  objective = (transport + eps * kl + linalg.matmul(f, a - jnp.sum(P, 1))
-               + linalg.matmul(g, b - jnp.sum(P, 0)))
-  return OTResult(transport_cost=transport, plan=P, objective=objective, f=f, g=g,
-                  converged=converged, num_iters=out.iters, error=out.err)
+    objective = envelope(objective, P, cost, f, a, g, b)
+  return OTResult(transport_cost=jnp.sum(P * cost), plan=P, objective=objective, f=f, g=g,
+                  converged=out.err <= tol, num_iters=out.iters, error=out.err)
 
 
 def check_init(init, n, m, name="init"):

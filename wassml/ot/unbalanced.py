@@ -43,7 +43,7 @@ from wassml.ot.checks import prepare_problem
 from wassml.ot.iteration import default_tol
 from wassml.ot.result import OTResult
 from wassml.ot.scaling import generalized_kl
-from wassml.ot.sinkhorn import check_init, envelope
+from wassml.ot.sinkhorn import check_init
 from wassml.utils import checks as uc
 from wassml.utils import linalg
 

@@ -1,0 +1,34 @@
+"""Small problems and models shared by several test files (import: ``from tests.fixtures``)."""
+
+import flax.linen as nn
+import numpy as np
+import ot  # POT: independent reference only.
+
+
+def ot_problem(seed, n, m, d=3):
+  """A max-normalised squared-Euclidean cost ``[n, m]`` and random positive weights (float64)."""
+  rng = np.random.default_rng(seed)
+  x = rng.normal(size=(n, d))
+  y = rng.normal(size=(m, d)) + 0.5
+  cost = ot.dist(x, y)
+  cost /= cost.max()
+  a = rng.random(n) + 0.1
+  b = rng.random(m) + 0.1
+  return cost, a / a.sum(), b / b.sum()
+
+
+def np_kl(p, q):
+  """Generalised KL ``sum p log(p/q) - p + q`` in numpy (positive entries)."""
+  return np.sum(p * np.log(p / q) - p + q)
+
+
+class TinyNet(nn.Module):
+  """MLP classifier with the ``return_features`` contract of wassml.nn."""
+  num_classes: int = 2
+
+  @nn.compact
+  def __call__(self, x, train=False, return_features=False):
+    h = nn.relu(nn.Dense(16)(x))
+    f = nn.Dense(8)(h)
+    logits = nn.Dense(self.num_classes)(nn.relu(f))
+    return (logits, f) if return_features else logits
