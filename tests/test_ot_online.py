@@ -282,7 +282,10 @@ def test_benchmark_script_runs(tmp_path):
          "--dense_check=true"]
   subprocess.run(cmd, check=True, capture_output=True, timeout=600)
   res = json.loads((tmp_path / "results.json").read_text())
-  assert res["iterations"] > 0 and res["time_per_iteration_s"] > 0
+  # No timing is asserted: on a problem this small the per-iteration time is a difference of
+  # two short runs and can come out negative on a busy machine. Only that it was measured.
+  assert res["iterations"] > 0 and np.isfinite(res["time_per_iteration_s"])
+  assert set(res["fixed_iteration_solve_s"]) == {"2", str(2 + 10)}
   assert res["dense_cost_matrix_float32_bytes"] == 300 * 200 * 4
   assert res["dense_check"]["rel_transport_cost_diff"] < 1e-4
   assert "command" in res["meta"]
