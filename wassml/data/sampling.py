@@ -37,6 +37,15 @@ def shuffle_batches(rng: jax.Array, n: int, batch_size: int, *,
     yield perm[i:i + batch_size]
 
 
+def epoch_indices(rng: jax.Array, n: int, batch_size: int) -> np.ndarray:
+  """One epoch of shuffled index batches as one ``[n // batch_size, batch_size]`` array.
+
+  The same batches as :func:`shuffle_batches` (with ``drop_remainder=True``), stacked: row ``j``
+  is batch ``j`` of the epoch whose key is ``rng``.
+  """
+  return np.stack(list(shuffle_batches(rng, n, batch_size)))
+
+
 def num_batches(n: int, batch_size: int, drop_remainder: bool = True) -> int:
   """Number of batches :func:`shuffle_batches` yields."""
   return n // batch_size if drop_remainder else -(-n // batch_size)
