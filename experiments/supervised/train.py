@@ -83,7 +83,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   key = jax.random.key(config.seed)
   k_init, k_data, k_steps = jax.random.split(key, 3)
   model = build_model(config, full.num_classes)
-  steps_per_epoch = len(train) // config.batch_size
+  steps_per_epoch = len(train) // config.batch_size  # EpochBatches drops the remainder too
   num_steps = config.epochs * steps_per_epoch
   lr = wtrain.make_schedule(config.schedule, learning_rate=config.learning_rate,
                             num_steps=num_steps)
@@ -91,16 +91,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   state = wtrain.create_train_state(k_init, model, jnp.asarray(train.x[:1]), tx)
   step = jax.jit(wtrain.make_step(wtrain.classifier_loss(state)))
 
-  perms: dict[int, np.ndarray] = {}
-
-  def batch_fn(i: int) -> dict:
-    epoch, j = divmod(i, steps_per_epoch)
-    if epoch not in perms:
-      perms.clear()
-      perms[epoch] = np.asarray(jax.random.permutation(jax.random.fold_in(k_data, epoch),
-                                                       len(train)))
-    idx = perms[epoch][j * config.batch_size:(j + 1) * config.batch_size]
-    return {"x": jnp.asarray(train.x[idx]), "y": jnp.asarray(train.y[idx])}
+  batch_fn = wtrain.EpochBatches({"x": train.x, "y": train.y}, config.batch_size, k_data)
 
   def eval_fn(st) -> dict:
     return wtrain.evaluate_classifier(st, val.x, val.y, batch_size=config.eval_batch_size)
@@ -112,7 +103,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       checkpoint_every=steps_per_epoch, writer=writer, log_every=max(steps_per_epoch // 4, 1),
       eval_fn=eval_fn, eval_every=steps_per_epoch,
       early_stopping=wtrain.EarlyStopping(patience=config.patience, mode="min"),
-      monitor="loss", desc=f"supervised {config.model}")
+      monitor="loss", execution=config.execution, desc=f"supervised {config.model}")
   ckpt.close()
   train_time = time.perf_counter() - t0
 

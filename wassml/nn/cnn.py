@@ -12,6 +12,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from wassml.nn.conv import Conv
+
 
 def _pool(x: jax.Array) -> jax.Array:
   """2x2 max pooling, stride 2, 'VALID' (``nn.max_pool(x, (2, 2), strides=(2, 2))``).
@@ -45,11 +47,14 @@ class LeNet5(nn.Module):
   dense: Sequence[int] = (84, 10)
   dropout: Sequence[float] = (0.25, 0.25, 0.5)
 
+  conv_impl: str = "auto"  # wassml.nn.conv: "auto" (fast on XLA:CPU) or "lax" (jvp-able)
+
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False, return_features: bool = False):
     d = lambda r: nn.Dropout(r, deterministic=not train)  # noqa: E731
-    h = d(self.dropout[0])(_pool(nn.relu(nn.Conv(self.conv[0], (5, 5), padding="VALID")(x))))
-    h = d(self.dropout[1])(_pool(nn.relu(nn.Conv(self.conv[1], (3, 3), padding="VALID")(h))))
+    conv = lambda w, k: Conv(self.conv_impl, w, (k, k), padding="VALID")  # noqa: E731
+    h = d(self.dropout[0])(_pool(nn.relu(conv(self.conv[0], 5)(x))))
+    h = d(self.dropout[1])(_pool(nn.relu(conv(self.conv[1], 3)(h))))
     h = _flatten(h)
     for w in self.dense:
       h = nn.relu(nn.Dense(w)(h))
@@ -72,15 +77,17 @@ class VGG8(nn.Module):
   dense: int = 4096
   dropout: Sequence[float] = (0.25, 0.25, 0.5)
 
+  conv_impl: str = "auto"  # wassml.nn.conv: "auto" (fast on XLA:CPU) or "lax" (jvp-able)
+
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False, return_features: bool = False):
     d = lambda r: nn.Dropout(r, deterministic=not train)  # noqa: E731
     w = self.widths
-    h = nn.relu(nn.Conv(w[0], (3, 3), padding=((1, 1), (1, 1)))(x))
+    h = nn.relu(Conv(self.conv_impl, w[0], (3, 3), padding=((1, 1), (1, 1)))(x))
     h = d(self.dropout[0])(_pool(h))
-    h = nn.relu(nn.Conv(w[1], (3, 3), padding="VALID")(h))
+    h = nn.relu(Conv(self.conv_impl, w[1], (3, 3), padding="VALID")(h))
     for width in w[2:]:
-      h = nn.relu(nn.Conv(width, (3, 3), padding=((1, 1), (1, 1)))(h))
+      h = nn.relu(Conv(self.conv_impl, width, (3, 3), padding=((1, 1), (1, 1)))(h))
     h = d(self.dropout[1])(_pool(h))
     h = nn.relu(nn.Dense(self.dense)(_flatten(h)))
     feats = d(self.dropout[2])(h)
@@ -101,12 +108,14 @@ class DigitsCNN(nn.Module):
   widths: Sequence[int] = (32, 64, 128)
   feature_dim: int = 128
 
+  conv_impl: str = "auto"  # wassml.nn.conv: "auto" (fast on XLA:CPU) or "lax" (jvp-able)
+
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False, return_features: bool = False):
     h = x
     for w in self.widths:
       for _ in range(2):
-        h = nn.Conv(w, (3, 3), padding="SAME")(h)
+        h = Conv(self.conv_impl, w, (3, 3), padding="SAME")(h)
         h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(h))
       h = _pool(h)
     feats = nn.sigmoid(nn.Dense(self.feature_dim, name="features")(_flatten(h)))
@@ -127,11 +136,13 @@ class SmallCNN(nn.Module):
   dropout_rate: float = 0.0
   use_batchnorm: bool = False
 
+  conv_impl: str = "auto"  # wassml.nn.conv: "auto" (fast on XLA:CPU) or "lax" (jvp-able)
+
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False, return_features: bool = False):
     h = x
     for w in self.widths:
-      h = nn.Conv(w, (3, 3), padding="SAME", use_bias=not self.use_batchnorm)(h)
+      h = Conv(self.conv_impl, w, (3, 3), padding="SAME", use_bias=not self.use_batchnorm)(h)
       if self.use_batchnorm:
         h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
       h = _pool(nn.relu(h))

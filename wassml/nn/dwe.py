@@ -8,6 +8,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from wassml.nn.conv import Conv
+
 
 class DWEEncoder(nn.Module):
   """``phi``: Conv20(3x3)-ReLU, Conv5(5x5)-ReLU ('SAME'), Dense100-ReLU, Dense ``embed_dim``.
@@ -19,11 +21,13 @@ class DWEEncoder(nn.Module):
   conv: Sequence[int] = (20, 5)
   hidden: int = 100
 
+  conv_impl: str = "auto"  # wassml.nn.conv: "auto" (fast on XLA:CPU) or "lax" (jvp-able)
+
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     del train
-    h = nn.relu(nn.Conv(self.conv[0], (3, 3), padding="SAME")(x))
-    h = nn.relu(nn.Conv(self.conv[1], (5, 5), padding="SAME")(h))
+    h = nn.relu(Conv(self.conv_impl, self.conv[0], (3, 3), padding="SAME")(x))
+    h = nn.relu(Conv(self.conv_impl, self.conv[1], (5, 5), padding="SAME")(h))
     h = nn.relu(nn.Dense(self.hidden)(jnp.reshape(h, (h.shape[0], -1))))
     return nn.Dense(self.embed_dim)(h)
 
@@ -39,6 +43,8 @@ class DWEDecoder(nn.Module):
   conv: Sequence[int] = (5, 20)
   hidden: int = 100
 
+  conv_impl: str = "auto"  # wassml.nn.conv: "auto" (fast on XLA:CPU) or "lax" (jvp-able)
+
   @nn.compact
   def __call__(self, z: jax.Array, train: bool = False) -> jax.Array:
     del train
@@ -46,7 +52,7 @@ class DWEDecoder(nn.Module):
     h = nn.relu(nn.Dense(self.hidden)(z))
     h = nn.relu(nn.Dense(self.conv[0] * hgt * wid)(h))
     h = jnp.reshape(h, (z.shape[0], hgt, wid, self.conv[0]))
-    h = nn.relu(nn.Conv(self.conv[1], (5, 5), padding="SAME")(h))
-    h = nn.Conv(1, (3, 3), padding="SAME")(h)
+    h = nn.relu(Conv(self.conv_impl, self.conv[1], (5, 5), padding="SAME")(h))
+    h = Conv(self.conv_impl, 1, (3, 3), padding="SAME")(h)
     p = jax.nn.softmax(jnp.reshape(h, (z.shape[0], -1)), axis=-1)
     return jnp.reshape(p, (z.shape[0], hgt, wid, 1))

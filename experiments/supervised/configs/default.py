@@ -20,5 +20,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.patience = 3            # early stopping on validation loss (epochs)
   c.seed = 0
   c.eval_batch_size = 1000
+  c.execution = "auto"      # auto | host | vmap | scan (wassml.train.train_loop; auto: host on CPU)
   c.lock()
   return c
