@@ -9,7 +9,7 @@ export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.5
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup data demo test test-slow bench docs clean
+.PHONY: setup data demo test test-slow bench bench-train docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,11 @@ test-slow: setup
 
 bench: setup
 	$(BIN)/python -m experiments.bench_ot.main --workdir runs/bench_ot
+
+# Training speed against PyTorch (installs the bench extra, torch==2.13.0, into .venv).
+bench-train: setup data
+	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"
+	WASSML_PROGRESS=0 $(BIN)/python -m experiments.bench_train.main --workdir runs/bench_train
 
 # API docs from the docstrings (pdoc) into site/, and the results page.
 docs: setup

@@ -10,7 +10,10 @@
 #      (issue #25: under 5 minutes);
 #   3. experiments.domain_adaptation.bench_step: one JUMBOT step, plan in the jitted step vs POT on
 #      the host;
-#   4. experiments.supervised.bench_sweep: a seed sweep as vmap vs lax.map vs host stepping;
+#   4. experiments.bench_train.main (issue #23): the SmallCNN CCE and VAT epochs, the JUMBOT step
+#      and a 3-seed SmallCNN run under each execution of wassml.train.train_loop (host / vmap /
+#      scan; "auto" picks scan on a GPU), on Fashion-MNIST when WASSML_DATA_DIR holds it, else
+#      random images of its shape; the PyTorch columns only if the image has torch (under 5 min);
 #   5. the core test files on the GPU backend (full log in $OUT/tests.log). After the precision
 #      policy of wassml/utils/linalg.py, all of them are expected to pass at JAX's default (TF32)
 #      precision; the 2026-12-04 run predates it (7 of 207 failed, results/h200/README.md);
@@ -47,9 +50,12 @@ section bench_step
 timeout "${T_BENCH_STEP:-110}" $PY -m experiments.domain_adaptation.bench_step \
   --workdir="$OUT/bench_step" ${BENCH_STEP_ARGS:---batch=500 --rounds=5 --warmup=2} 2>&1 | tee -a "$LOG"
 
-section bench_sweep
-timeout "${T_BENCH_SWEEP:-100}" $PY -m experiments.supervised.bench_sweep \
-  ${BENCH_SWEEP_ARGS:---seeds=8 --steps=100 --rounds=2 --models=LeNet5,VGG8n} 2>&1 | tee "$OUT/bench_sweep.txt" | tee -a "$LOG"
+section bench_train
+BT_DATA=random
+if [ -n "${WASSML_DATA_DIR:-}" ]; then BT_DATA=fashion_mnist; fi
+timeout "${T_BENCH_TRAIN:-280}" $PY -m experiments.bench_train.main --workdir="$OUT/bench_train" \
+  --data="$BT_DATA" ${BENCH_TRAIN_ARGS:---rows=smallcnn_cce_epoch,smallcnn_vat_epoch,jumbot_step,executions --rounds=2 --exec_steps=200} \
+  2>&1 | grep -v "^\s*$" | tee -a "$LOG"
 
 section tests
 timeout "${T_TESTS:-150}" $PY -m pytest -p no:cacheprovider -n "${TEST_WORKERS:-14}" -q -rfE --tb=short \

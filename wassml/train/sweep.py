@@ -34,7 +34,7 @@ def sweep(run_fn: Callable[[Any], Any], keys_or_hparams: Any, *, in_axes: Any = 
     per-run weights becomes a grouped convolution, which is slower than running the
     convolutions one run at a time (LeNet5, 3 seeds, batch 32, on the project's 2-core CPU:
     vmap took 1.15x the time of map with other jobs running; measure yours with
-    ``experiments/supervised/bench_sweep.py``).
+    ``experiments/bench_train``, row ``executions``).
   - ``vectorize="auto"``: ``"map"`` on the CPU backend, ``"vmap"`` elsewhere.
 
   Note for CNNs on XLA:CPU: any ``while`` loop around a training step (``lax.map`` here, a
