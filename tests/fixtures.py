@@ -32,3 +32,17 @@ class TinyNet(nn.Module):
     f = nn.Dense(8)(h)
     logits = nn.Dense(self.num_classes)(nn.relu(f))
     return (logits, f) if return_features else logits
+
+
+class Killed(Exception):
+  """Stands for a process killed mid-run (raised by :func:`dying`)."""
+
+
+def dying(batch_fn, kill_at):
+  """``batch_fn`` (called as ``(i)`` or ``(i, s)``) that raises :class:`Killed` at step
+  ``kill_at`` (None: never), as a run killed there would stop."""
+  def fn(i, *seed):
+    if kill_at is not None and i == kill_at:
+      raise Killed()
+    return batch_fn(i, *seed)
+  return fn

@@ -6,6 +6,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import ot as pot  # POT: independent reference (tests only)
 import pytest
 from sklearn.datasets import load_digits
@@ -15,6 +16,7 @@ from wassml.active_learning import (Classifier, LoopConfig, QueryContext, corese
                                     greedy_wasserstein_prototypes, label_schedule, list_strategies, run_pool_loop,
                                     scores, select, strategies, training, wasserstein_to_target)
 from wassml.active_learning import loop as loop_lib
+from wassml.train import classifier_loss, create_train_state, make_step
 
 MODULE = nn.MLP(hidden=(16,), num_outputs=10, dropout_rate=0.2)
 
@@ -271,23 +273,23 @@ def test_fit_with_milestones_is_fit_seeds_cut_into_segments(digits):
     training.fit_with_milestones(key, MODULE, x[:10], y[:10], milestones=(5, 5))
 
 
-def test_fit_seeds_host_stepping_is_the_compiled_loop():
-  """vectorize='host' (one compiled step per call, the CPU default) trains the same models as the
-  fori_loop under lax.map and vmap (same keys, minibatches and dropout; float rounding only), with a
-  CNN (the case the host path exists for) and unequal labelled sets; per-seed evaluation equals the
-  vmapped one."""
+def test_fit_seeds_executions_train_the_same_models():
+  """fit_seeds through train_loop: host stepping (one compiled step per call, the CPU default),
+  the vmapped step and the scanned chunks train the same models (same keys, minibatches and
+  dropout; float rounding only), with a CNN (the case host stepping exists for) and unequal
+  labelled sets; per-seed evaluation equals the vmapped one."""
   x, y, xt, yt = (np.asarray(a) for a in load_digits_small())
   module = nn.LeNet5(num_classes=10, dense=(12, 10))
   xs = np.stack([x[:40], x[40:80]])
   ys = np.stack([y[:40], y[40:80]])
   ns = np.array([40, 25])
   keys = jax.random.split(jax.random.key(3), 2)
-  fits = {m: training.fit_seeds(keys, module, xs, ys, ns, num_steps=7, batch_size=8, vectorize=m)
-          for m in ("host", "map", "vmap")}
+  fits = {m: training.fit_seeds(keys, module, xs, ys, ns, num_steps=7, batch_size=8, execution=m)
+          for m in ("host", "vmap", "scan")}
   moved = 0.0
-  init = training.fit_seeds(keys, module, xs, ys, ns, num_steps=0, batch_size=8, vectorize="host")
-  for a, b, c, i in zip(*(jax.tree.leaves(fits[m]) for m in ("host", "map", "vmap")), jax.tree.leaves(init),
-                        strict=True):
+  init = training.fit_seeds(keys, module, xs, ys, ns, num_steps=0, batch_size=8, execution="host")
+  for a, b, c, i in zip(*(jax.tree.leaves(fits[m]) for m in ("host", "vmap", "scan")),
+                        jax.tree.leaves(init), strict=True):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(a), np.asarray(c), rtol=1e-4, atol=1e-5)
     moved = max(moved, float(np.max(np.abs(np.asarray(a) - np.asarray(i)))))
@@ -295,14 +297,43 @@ def test_fit_seeds_host_stepping_is_the_compiled_loop():
   acc_seq = training.accuracy_seeds(module, fits["host"], xt, yt, batch_size=64, per_seed=True)
   acc_vec = training.accuracy_seeds(module, fits["host"], xt, yt, batch_size=64, per_seed=False)
   np.testing.assert_array_equal(acc_seq, acc_vec)
-  with pytest.raises(ValueError, match="vectorize"):
-    training.fit_seeds(keys, module, xs, ys, ns, num_steps=1, vectorize="pmap")
+  with pytest.raises(ValueError, match="execution"):
+    training.fit_seeds(keys, module, xs, ys, ns, num_steps=1, execution="pmap")
   # A later call (another round, another step count) reuses the vmapped program: no new trace.
-  cache = sys.modules["wassml.train.sweep"]._cached_program
+  cache = sys.modules["wassml.train.loop"]._program
   before = cache.cache_info()
-  training.fit_seeds(keys, module, xs, ys, ns, num_steps=3, batch_size=8, vectorize="vmap")
+  training.fit_seeds(keys, module, xs, ys, ns, num_steps=3, batch_size=8, execution="vmap")
   after = cache.cache_info()
   assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+
+
+def test_fit_seeds_draws_the_minibatches_of_the_padded_sets():
+  """Seed s trains on rows drawn from its first n_valid[s] rows only, with the key split
+  (k_rows, k_step) = split(fold_in(loop_key, i)) of the earlier hand-written loop: a seed
+  whose padding holds garbage labels trains the model of the unpadded set."""
+  x, y, _, _ = (np.asarray(a) for a in load_digits_small())
+  module = nn.MLP(hidden=(8,), num_outputs=10, dropout_rate=0.2)
+  key = jax.random.key(11)
+  xs = np.stack([x[:30], np.concatenate([x[:20], 9.0 + x[20:30]])])
+  ys = np.stack([y[:30], np.concatenate([y[:20], np.full(10, 7, np.int32)])])
+  padded = training.fit_seeds(jnp.stack([key, key]), module, xs, ys, np.array([30, 20]),
+                              num_steps=6, batch_size=4)
+  alone = training.fit_seeds(key[None], module, x[None, :20], y[None, :20], np.array([20]),
+                             num_steps=6, batch_size=4)
+  for a, b in zip(jax.tree.leaves(padded), jax.tree.leaves(alone), strict=True):
+    np.testing.assert_allclose(np.asarray(a)[1], np.asarray(b)[0], rtol=1e-5, atol=1e-6)
+
+  # the keys of the earlier fori_loop body: init from split(key)[0], rows and dropout from
+  # split(fold_in(split(key)[1], i))
+  init_key, loop_key = jax.random.split(key)
+  state = create_train_state(init_key, module, jnp.asarray(x[:1]), optax.adam(1e-3))
+  step = jax.jit(make_step(classifier_loss(module.apply)))
+  for i in range(6):
+    k_idx, k_step = jax.random.split(jax.random.fold_in(loop_key, i))
+    idx = np.asarray(jax.random.randint(k_idx, (4,), 0, 20))
+    state, _ = step(state, {"x": x[idx], "y": y[idx]}, k_step)
+  for a, b in zip(jax.tree.leaves(alone["params"]), jax.tree.leaves(state.params), strict=True):
+    np.testing.assert_allclose(np.asarray(a)[0], np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
 def load_digits_small():

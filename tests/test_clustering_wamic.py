@@ -169,8 +169,7 @@ def test_adversarial_phase_reduces_exact_wasserstein():
   cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=2, hidden=(16,), critic_hidden=(16, 16),
                                   critic_warmup_steps=200, adv_steps=150, adv_per_component=16,
                                   adv_lr=3e-3, critic_lr=3e-3, num_critic=3)
-  state, m = jax.jit(lambda s: pipeline.adversarial_phase(jax.random.key(3), s, jnp.asarray(x),
-                                                          cfg))(state)
+  state, m = pipeline.adversarial_phase(jax.random.key(3), state, jnp.asarray(x), cfg)
   after = np.mean([_w2(state, x, jax.random.key(100 + i)) for i in range(3)])
   assert after < 0.7 * before, (before, after)
   assert np.all(np.isfinite(np.asarray(m["w1"])))
@@ -199,8 +198,8 @@ def test_sinkhorn_adversary_reduces_exact_wasserstein():
   cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=2, hidden=(16,), adversary="sinkhorn",
                                   adv_epsilon=0.05, adv_steps=100, adv_per_component=16,
                                   adv_lr=3e-3)
-  state, m = jax.jit(lambda s: pipeline.adversarial_phase(jax.random.key(3), s, jnp.asarray(x),
-                                                          cfg))(state)
+  state, m = pipeline.adversarial_phase(jax.random.key(3), state, jnp.asarray(x), cfg,
+                                       loop=pipeline.LoopOptions(log_every=1))
   after = np.mean([_w2(state, x, jax.random.key(100 + i)) for i in range(3)])
   assert after < 0.5 * before, (before, after)
   div = np.asarray(m["sinkhorn_divergence"])
@@ -217,8 +216,7 @@ def test_sinkhorn_adversary_on_a_padded_mixture_stays_finite():
   cfg = pipeline.ClusteringConfig(num_clusters=4, code_dim=2, hidden=(16,), adversary="sinkhorn",
                                   adv_epsilon=0.05, adv_steps=20, adv_per_component=8,
                                   adv_lr=3e-3)
-  state, m = jax.jit(lambda s: pipeline.adversarial_phase(jax.random.key(3), s, jnp.asarray(x),
-                                                          cfg))(state)
+  state, m = pipeline.adversarial_phase(jax.random.key(3), state, jnp.asarray(x), cfg)
   trained = (state.decoder.params, state.mixture.params)
   assert all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree.leaves(trained))
   assert np.all(np.isfinite(np.asarray(m["sinkhorn_divergence"])))
@@ -260,14 +258,13 @@ def test_pipeline_run_and_model_selection_tiny():
                                   adv_per_component=4, num_critic=2, encoder_steps=3,
                                   diwac_distill_steps=3, diwac_steps=3, diwac_num_critic=1,
                                   diwac_hidden=(8,), diwac_critic_hidden=(8,))
-  out = jax.jit(lambda k: pipeline.run(k, jnp.asarray(x), cfg))(jax.random.key(0))
+  out = pipeline.run(jax.random.key(0), jnp.asarray(x), cfg)
   for m in ("ae_kmeans", "ae_gmm", "wamic", "diwac"):
     assert out[m].shape == (80,)
     assert set(np.unique(np.asarray(out[m]))) <= {0, 1}
   assert np.all(np.isfinite(np.asarray(out["wamic_codes"])))
-  sel = jax.jit(lambda k: pipeline.run_model_selection(k, jnp.asarray(x), jnp.asarray(x), cfg,
-                                                       (1, 2, 3), num_samples=20,
-                                                       num_batches=2))(jax.random.key(1))
+  sel = pipeline.run_model_selection(jax.random.key(1), jnp.asarray(x), jnp.asarray(x), cfg,
+                                     (1, 2, 3), num_samples=20, num_batches=2)
   assert sel["w"].shape == (3, 2)
   assert np.all(np.isfinite(np.asarray(sel["w"])))
   assert int(sel["selected"]) in (0, 1, 2)
@@ -282,7 +279,8 @@ def test_pipeline_run_with_annealed_noise_and_sinkhorn_adversary_tiny():
                                   ae_steps=20, ae_code_noise=0.05, ae_code_noise_start=0.2,
                                   adversary="sinkhorn", adv_epsilon=0.05, adv_steps=3,
                                   adv_per_component=4, encoder_steps=3, run_diwac=False)
-  out = jax.jit(lambda k: pipeline.run(k, jnp.asarray(x), cfg))(jax.random.key(0))
+  out = pipeline.run(jax.random.key(0), jnp.asarray(x), cfg,
+                     loop=pipeline.LoopOptions(log_every=1))
   assert out["wamic"].shape == (80,)
   assert np.asarray(out["curves"]["sinkhorn_divergence"]).shape == (3,)
   assert np.all(np.isfinite(np.asarray(out["curves"]["sinkhorn_divergence"])))
@@ -307,7 +305,8 @@ def test_autoencoder_restarts_keep_the_lowest_reconstruction_loss():
   cfg = pipeline.ClusteringConfig(num_clusters=2, code_dim=1, hidden=(8,), critic_hidden=(8,),
                                   batch_size=16, ae_steps=15, ae_lr=1e-2, ae_restarts=3,
                                   ae_lr_schedule="cosine")
-  state, m = jax.jit(lambda k: pipeline.train_autoencoder(k, xj, cfg, 2))(jax.random.key(0))
+  state, m = pipeline.train_autoencoder(jax.random.key(0), xj, cfg, 2,
+                                       loop=pipeline.LoopOptions(log_every=1))
   losses = np.asarray(m["restart_losses"])
   assert losses.shape == (3,) and m["mse"].shape == (15,)
   assert int(m["restart"]) == int(np.argmin(losses))
@@ -317,7 +316,7 @@ def test_autoencoder_restarts_keep_the_lowest_reconstruction_loss():
                              rtol=1e-5)
   single = dataclasses.replace(cfg, ae_restarts=1)
   key_best = jax.random.fold_in(jax.random.key(0), int(m["restart"]))
-  ref, _ = jax.jit(lambda k: pipeline.train_autoencoder(k, xj, single, 2))(key_best)
+  ref, _ = pipeline.train_autoencoder(key_best, xj, single, 2)
   for u, v in zip(jax.tree.leaves(state.encoder.params), jax.tree.leaves(ref.encoder.params)):
     np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-6)
   # Restarts differ (otherwise the choice is vacuous).
@@ -459,9 +458,9 @@ def test_critic_score_ranks_a_misplaced_mixture_higher():
   good = _with_mixture(state, x)
   mix = wamic.mixture_params(good)
   bad = wamic.init_mixture(good, mix.replace(means=mix.means + 2.0))
-  score = jax.jit(lambda st: pipeline.critic_score(
+  score = lambda st: pipeline.critic_score(
       jax.random.key(0), st, jnp.asarray(x), Critic(hidden=(16, 16)), num_samples=40,
-      num_batches=4, steps=200, lr=3e-3))
+      num_batches=4, steps=200, lr=3e-3)
   w_good, w_bad = np.asarray(score(good)), np.asarray(score(bad))
   assert w_good.shape == (4,)
   assert w_bad.mean() > w_good.mean() + 0.5, (w_good, w_bad)

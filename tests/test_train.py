@@ -13,6 +13,7 @@ import pytest
 from wassml import nn as wnn
 from wassml import train as wtrain
 from wassml.utils import linalg
+from tests.fixtures import Killed
 
 
 def _regression_problem(n=32, d=3):
@@ -206,9 +207,6 @@ def test_sweep_over_hyperparameters():
 
 
 # ----------------------------------------------------------------------------- resume
-class _Killed(Exception):
-  pass
-
 
 def _loop_setup(tmp_path, kill_at=None):
   x, y = _regression_problem(n=40)
@@ -218,7 +216,7 @@ def _loop_setup(tmp_path, kill_at=None):
 
   def batch_fn(i):
     if kill_at is not None and i == kill_at:
-      raise _Killed()
+      raise Killed()
     idx = np.random.default_rng(i).choice(40, 8, replace=False)
     return {"x": x[idx], "y": y[idx]}
 
@@ -231,7 +229,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
 
   wd = tmp_path / "run"
   _, step, killing = _loop_setup(tmp_path, kill_at=17)
-  with pytest.raises(_Killed), wtrain.Checkpointer(wd) as ck_killed:
+  with pytest.raises(Killed), wtrain.Checkpointer(wd) as ck_killed:
     wtrain.train_loop(state0, step, killing, rng=jax.random.key(0), num_steps=23,
                       checkpointer=ck_killed, checkpoint_every=5,
                       writer=wtrain.MetricsWriter(wd / "m.jsonl"), log_every=1)
@@ -267,7 +265,7 @@ def test_early_stopping_state_survives_a_resume(tmp_path):
   ref, ref_info = run(tmp_path / "ref", batch_fn)
   assert ref_info["stopped_early"] and int(ref.step) == 8  # best 4.0 at step 4, then 2 bad
   _, _, killing = _loop_setup(tmp_path, kill_at=5)
-  with pytest.raises(_Killed):
+  with pytest.raises(Killed):
     run(tmp_path / "killed", killing)
   resumed, info = run(tmp_path / "killed", batch_fn)
   assert info["start_step"] == 4 and info["stopped_early"] and int(resumed.step) == 8

@@ -9,6 +9,7 @@ import pytest
 from wassml import data as wdata
 from wassml import nn as wnn
 from wassml import train as wtrain
+from tests.fixtures import Killed, dying
 
 N, D, B = 48, 5, 8
 
@@ -37,18 +38,6 @@ def _step():
 
 def _close(a, b, tol=2e-5):
   jax.tree_util.tree_map(lambda u, v: np.testing.assert_allclose(u, v, rtol=tol, atol=tol), a, b)
-
-
-class _Killed(Exception):
-  pass
-
-
-def _killing(batches, kill_at):
-  def fn(i, *s):
-    if i == kill_at:
-      raise _Killed()
-    return batches(i, *s)
-  return fn
 
 
 def test_auto_resolves_per_backend_and_unknown_is_an_error():
@@ -165,8 +154,8 @@ def test_killed_seed_run_resumes_to_the_uninterrupted_result(tmp_path, execution
                 eval_fn=lambda st, s: {"b": float(jnp.sum(st.params["Dense_1"]["bias"]))})
   ref, ref_info = wtrain.train_loop(states, _step(), batches, **common)
   wd = tmp_path / "run"
-  with pytest.raises(_Killed), wtrain.Checkpointer(wd) as ck:
-    wtrain.train_loop(states, _step(), _killing(batches, 14), checkpointer=ck,
+  with pytest.raises(Killed), wtrain.Checkpointer(wd) as ck:
+    wtrain.train_loop(states, _step(), dying(batches, 14), checkpointer=ck,
                       writer=wtrain.MetricsWriter(wd / "m.jsonl"), **common)
   with wtrain.Checkpointer(wd) as ck:
     assert ck.latest_step() == 12

@@ -4,14 +4,22 @@
 2. For the target class ``c``, weight its training images: ``uniform`` (plain WGAN), ``hard``
    (misclassified only) or ``soft`` (by margin) -- :mod:`wassml.regularization.arwgan`.
 3. Fit a WGAN-GP (:mod:`wassml.generative.wgan`, critic loss :func:`wassml.ot.critic_loss`) to the
-   reweighted class data (minibatches drawn by the weights).
+   reweighted class data (minibatches drawn by the weights). The runs of every weighting share
+   shapes, so they train together as the seeds of one :func:`wassml.train.train_loop`
+   (``num_seeds``; ``config.execution``: ``"auto"`` steps them one after another on CPU and
+   vmaps/scans them on an accelerator).
 4. Report, for ``num_eval`` generated images: the fraction the classifier does **not** assign to
    ``c`` (the attack's success), and the sliced / exact Wasserstein-2 distance to the class's real
    test images (how natural they stay). Plot a grid of generated images.
+
+Both trainings checkpoint under ``<workdir>/checkpoints/{classifier,wgan}`` every
+``checkpoint_every`` steps: a killed run restarted with the same workdir resumes and ends with the
+results of an uninterrupted one (``results["resumed_from_step"]`` says where it restarted).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -26,7 +34,6 @@ import matplotlib
 import ml_collections
 import numpy as np
 import optax
-from tqdm import tqdm
 
 from wassml import data as wdata
 from wassml import nn as wnn
@@ -43,56 +50,81 @@ FMNIST_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Sh
                 "Bag", "Boot")
 
 
-def train_classifier(config, key, x, y, num_classes):
-  """A plain CCE MLP classifier (the model ARWGAN attacks through its outputs only)."""
+def train_classifier(config, key, x, y, num_classes, workdir=None):
+  """A plain CCE MLP classifier (the model ARWGAN attacks through its outputs only).
+
+  ``classifier_epochs`` epochs of ``classifier_batch_size`` minibatches
+  (:class:`wassml.train.EpochBatches`) with :func:`wassml.train.train_loop`; with ``workdir``,
+  checkpointed in ``<workdir>/checkpoints/classifier`` (a rerun restores or resumes it).
+
+  Returns:
+    ``(state, info)``: the trained state and the loop's info.
+  """
   model = wnn.MLP(hidden=tuple(config.classifier_hidden), num_outputs=num_classes)
-  state = wtrain.create_train_state(key, model, x[:1], optax.adam(config.classifier_lr))
+  state = wtrain.create_train_state(jax.random.fold_in(key, 0), model, x[:1],
+                                    optax.adam(config.classifier_lr))
   step = wtrain.make_step(wtrain.classifier_loss(state))
-  bs = config.classifier_batch_size
-  spe = len(x) // bs
-  xj, yj = jnp.asarray(x), jnp.asarray(y)
-
-  @jax.jit
-  def epoch(state, k):
-    perm = jax.random.permutation(k, len(x))[:spe * bs].reshape(spe, bs)
-    def body(st, i):
-      return step(st, {"x": xj[perm[i]], "y": yj[perm[i]]}, jax.random.fold_in(k, i))
-    return jax.lax.scan(body, state, jnp.arange(spe))[0]
-
-  for e in range(config.classifier_epochs):
-    state = epoch(state, jax.random.fold_in(key, e))
-  return state
+  batches = wtrain.EpochBatches({"x": x, "y": y}, config.classifier_batch_size,
+                                jax.random.fold_in(key, 1))
+  with _checkpointer(workdir, "classifier") as ckpt:
+    return wtrain.train_loop(state, step, batches, rng=jax.random.fold_in(key, 2),
+                             num_steps=config.classifier_epochs * batches.steps_per_epoch,
+                             checkpointer=ckpt, checkpoint_every=config.checkpoint_every,
+                             desc="classifier")
 
 
-def fit_wgan(config, key, real: np.ndarray, weights: np.ndarray, progress: bool):
-  """WGAN-GP on ``sum_i a_i delta_{real_i}``; returns the GAN state and the W1 estimates."""
+def fit_wgans(config, keys: jax.Array, real: np.ndarray, weights: np.ndarray, workdir=None):
+  """One WGAN-GP per weighting on ``sum_i a_i delta_{real_i}``, trained together as seeds.
+
+  Args:
+    config: the experiment config.
+    keys: ``[S]`` keys, one per run (initialisation, steps and minibatches).
+    real: ``[n, d]`` real images of the target class.
+    weights: ``[S, n]`` data weights of every run (minibatches are drawn by them,
+      :func:`wassml.regularization.arwgan.weighted_batches`).
+    workdir: with it, checkpoints in ``<workdir>/checkpoints/wgan`` (a rerun resumes).
+
+  Returns:
+    ``(states, info)``: the ``S`` GAN states and the loop's info (``info["last_train"][s]["w1"]``
+    is run ``s``'s mean critic W1 estimate over the last ``log_every`` steps).
+  """
   d = real.shape[1]
   gen = generative.ImageGenerator(num_outputs=d, hidden=tuple(config.generator_hidden),
                                   activation=functools.partial(nn.leaky_relu, negative_slope=0.2))
   crit = wnn.Critic(hidden=tuple(config.critic_hidden))
-  tx = lambda: optax.adam(config.gan_lr, b1=0.5, b2=0.9)
-  state = wgan.create_gan_state(jax.random.fold_in(key, 0), gen, crit,
-                                latent_dim=config.latent_dim, example_x=real[:1],
-                                tx_generator=tx(), tx_critic=tx())
+  tx = optax.adam(config.gan_lr, b1=0.5, b2=0.9)  # one object: the states stack over runs
+  num = len(keys)
+  states = [wgan.create_gan_state(jax.random.fold_in(k, 0), gen, crit,
+                                  latent_dim=config.latent_dim, example_x=real[:1],
+                                  tx_generator=tx, tx_critic=tx) for k in keys]
   step = wgan.make_wgan_step(latent_dim=config.latent_dim, n_critic=config.n_critic,
                              gp_weight=config.gp_weight)
-  realj, w = jnp.asarray(real), jnp.asarray(weights)
-  chunk = min(100, config.gan_steps)
+  draw = jax.jit(functools.partial(arwgan.weighted_batches, batch_size=config.gan_batch_size,
+                                   num_batches=config.n_critic))
+  batch_keys = [jax.random.fold_in(k, 2) for k in keys]
+  wj = [jnp.asarray(w) for w in weights]
 
-  @jax.jit
-  def run(state, k):
-    def body(st, i):
-      ki = jax.random.fold_in(k, i)
-      idx = arwgan.weighted_batches(jax.random.fold_in(ki, 0), w, batch_size=config.gan_batch_size,
-                                    num_batches=config.n_critic)
-      return step(st, {"x": realj[idx]}, jax.random.fold_in(ki, 1))
-    return jax.lax.scan(body, state, jnp.arange(chunk))
+  def batch_fn(i, s):
+    """Run ``s``'s ``n_critic`` real minibatches of step ``i``, drawn by its weights."""
+    return {"x": real[np.asarray(draw(jax.random.fold_in(batch_keys[s], i), wj[s]))]}
 
-  w1 = []
-  for c in tqdm(range(config.gan_steps // chunk), desc="wgan", disable=not progress):
-    state, m = run(state, jax.random.fold_in(key, 1 + c))
-    w1.append(np.asarray(m["w1"]))
-  return state, np.concatenate(w1)
+  with _checkpointer(workdir, "wgan") as ckpt:
+    stacked, info = wtrain.train_loop(
+        wtrain.stack_states(states), step, batch_fn,
+        rng=jnp.stack([jax.random.fold_in(k, 1) for k in keys]), num_steps=config.gan_steps,
+        num_seeds=num, execution=config.execution, checkpointer=ckpt,
+        checkpoint_every=config.checkpoint_every, log_every=config.log_every, desc="wgan")
+  return wtrain.unstack_states(stacked, num), info
+
+
+@contextlib.contextmanager
+def _checkpointer(workdir, name):
+  """The Checkpointer of phase ``name`` under ``workdir`` (None without a workdir)."""
+  if workdir is None:
+    yield None
+    return
+  with wtrain.Checkpointer(workdir, max_to_keep=2, subdir=f"checkpoints/{name}") as ckpt:
+    yield ckpt
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -107,7 +139,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   xtr = tr.x.reshape(len(tr), -1).astype(np.float32)
   xte = te.x.reshape(len(te), -1).astype(np.float32)
   key = jax.random.key(config.seed)
-  cls = train_classifier(config, jax.random.fold_in(key, 0), xtr, tr.y, tr.num_classes)
+  cls, cls_info = train_classifier(config, jax.random.fold_in(key, 0), xtr, tr.y,
+                                   tr.num_classes, workdir)
   test_acc = wtrain.evaluate_classifier(cls, xte, te.y)["accuracy"]
 
   c = int(config.target_class)
@@ -122,10 +155,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       "real_test_misclassified": real_test_err,
   }
   samples = {}
+  wts = np.stack([np.asarray(arwgan.misclassification_weights(
+      real_logits, np.full(len(real), c), kind=wname, temperature=config.soft_temperature))
+                  for wname in config.weightings])
+  run_keys = jnp.stack([jax.random.fold_in(key, 10 + i) for i in range(len(config.weightings))])
+  states, info = fit_wgans(config, run_keys, real, wts, workdir)
+  results["resumed_from_step"] = {"classifier": cls_info["start_step"],
+                                  "wgan": info["start_step"]}
+  results["execution"] = info["execution"]
   for i, wname in enumerate(config.weightings):
-    wts = np.asarray(arwgan.misclassification_weights(
-        real_logits, np.full(len(real), c), kind=wname, temperature=config.soft_temperature))
-    state, w1 = fit_wgan(config, jax.random.fold_in(key, 10 + i), real, wts, config.progress)
+    state = states[i]
     gen = np.asarray(wgan.generate(jax.random.fold_in(key, 100 + i), state, config.num_eval,
                                    config.latent_dim))
     glog = wtrain.predict(cls, gen)
@@ -139,8 +178,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             jax.random.fold_in(key, 200), jnp.asarray(gen), jnp.asarray(real_test),
             num_projections=200)),
         "w2_to_class_test": float(ot.wasserstein(jnp.asarray(gen[:n_ref]), ref, p=2)),
-        "effective_sample_size": arwgan.effective_sample_size(wts),
-        "final_w1_estimate": float(np.mean(w1[-20:])),
+        "effective_sample_size": arwgan.effective_sample_size(wts[i]),
+        "final_w1_estimate": float(info["last_train"][i]["w1"]),
     }
     samples[wname] = (gen[:10], np.argmax(glog[:10], -1))
   # Reference: the distance between two halves of real data sets the scale of "natural".

@@ -53,19 +53,21 @@ def step12_key(cfg: pipeline.ClusteringConfig) -> tuple:
   return tuple((f, getattr(cfg, f)) for f in STEP12_FIELDS)
 
 
-def steps12(key: jax.Array, x: jax.Array, cfg: pipeline.ClusteringConfig
+def steps12(key: jax.Array, x: jax.Array, cfg: pipeline.ClusteringConfig,
+            loop: pipeline.LoopOptions | None = None
             ) -> tuple[wamic.WamicState, gmm.GMMParams, jax.Array]:
   """Steps 1-2 with :func:`wassml.clustering.pipeline.run`'s keys: the auto-encoder state (with
   its observation noise), the EM mixture of its codes, and the key of steps 3-4."""
   keys = pipeline.run_keys(key)
-  state, _, params, _ = pipeline.fit_steps_1_2(keys["ae"], keys["em"], x, cfg)
+  state, _, params, _ = pipeline.fit_steps_1_2(keys["ae"], keys["em"], x, cfg, loop=loop)
   return state, params, keys["wamic"]
 
 
 def steps34(key: jax.Array, state: wamic.WamicState, params: gmm.GMMParams, x: jax.Array,
-            cfg: pipeline.ClusteringConfig) -> wamic.WamicState:
+            cfg: pipeline.ClusteringConfig, loop: pipeline.LoopOptions | None = None
+            ) -> wamic.WamicState:
   """Steps 3-4 (:func:`wassml.clustering.pipeline.fit_wamic_from_codes`), the final state."""
-  return pipeline.fit_wamic_from_codes(key, state, x, cfg, params)[0]
+  return pipeline.fit_wamic_from_codes(key, state, x, cfg, params, loop=loop)[0]
 
 
 def quantile_map_accuracy(key: jax.Array, params: mixture.MixtureParams,
@@ -125,8 +127,10 @@ def run_ablation(config: ml_collections.ConfigDict, workdir: str) -> dict:
   for c in cfgs.values():
     pipeline.check_inputs(d["x"], c)
   cache: dict[tuple, Any] = {}
-  fit12 = jax.jit(steps12, static_argnames="cfg")
-  fit34 = jax.jit(steps34, static_argnames="cfg")
+  # The phases run through wassml.train.train_loop (config.execution); no checkpoints: a rerun
+  # skips the (variant, seed) entries already in ablation.json.
+  loop = pipeline.LoopOptions(execution=config.get("execution", "auto"),
+                              log_every=int(config.get("log_every", 10)))
   todo = [(n, s) for n in variants for s in seeds
           if str(s) not in out["entries"].get(n, {}).get("per_seed", {})
           or out["entries"][n].get("overrides") != variants[n]]
@@ -142,10 +146,10 @@ def run_ablation(config: ml_collections.ConfigDict, workdir: str) -> dict:
     ck = (seed, step12_key(cfg))
     if ck not in cache:
       cache.clear()  # one auto-encoder at a time in memory
-      cache[ck] = fit12(jax.random.key(seed), x, cfg=cfg)
+      cache[ck] = steps12(jax.random.key(seed), x, cfg=cfg, loop=loop)
     state, params, k34 = cache[ck]
     t = time.time()
-    final = fit34(k34, state, params, x, cfg=cfg)
+    final = steps34(k34, state, params, x, cfg=cfg, loop=loop)
     rec = {"ae_gmm": train.scores(y, np.asarray(gmm.predict(params, wamic.encode(state, x)))),
            "wamic": train.scores(y, np.asarray(wamic.predict(final, x)))}
     rec["wamic_minus_ae_gmm"] = rec["wamic"]["accuracy"] - rec["ae_gmm"]["accuracy"]

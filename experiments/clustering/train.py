@@ -19,7 +19,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import tqdm
 
 from wassml import data, metrics
 from wassml.clustering import gmm, pipeline
@@ -121,31 +120,31 @@ def _to_numpy_tree(tree):
   return jax.tree.map(np.asarray, tree)
 
 
-def run_methods(keys: jax.Array, x: np.ndarray, cfg: pipeline.ClusteringConfig, vmap_seeds: bool,
-                on_seed=None) -> list[dict]:
-  """:func:`wassml.clustering.pipeline.run` for every key: one vmapped call or a tqdm loop.
+def loop_options(config: ml_collections.ConfigDict, workdir: str | None
+                 ) -> pipeline.LoopOptions:
+  """The training-loop settings of ``config`` (``execution``, ``checkpoint_every``,
+  ``log_every``, ``scan_steps``), checkpointing under ``workdir`` (None: no checkpoints)."""
+  return pipeline.LoopOptions(execution=config.get("execution", "auto"),
+                              workdir=None if workdir is None else str(workdir),
+                              checkpoint_every=int(config.get("checkpoint_every", 0) or 0),
+                              log_every=int(config.get("log_every", 10)),
+                              scan_steps=config.get("scan_steps", None))
 
-  ``on_seed(results_so_far)`` is called after each seed of the loop (to save partial results).
-  """
+
+def run_methods(keys: jax.Array, x: np.ndarray, cfg: pipeline.ClusteringConfig,
+                loop: pipeline.LoopOptions | None = None) -> list[dict]:
+  """:func:`wassml.clustering.pipeline.run` for every key (the seeds train together); one
+  result dict per seed."""
   pipeline.check_inputs(x, cfg)
-  xj = jnp.asarray(x)
-  run = jax.jit(lambda key, xx: pipeline.run(key, xx, cfg))
-  if vmap_seeds:  # one compiled call for all seeds, x passed as an argument (not a constant)
-    out = _to_numpy_tree(jax.jit(jax.vmap(run, in_axes=(0, None)))(keys, xj))
-    return [jax.tree.map(lambda a, i=i: a[i], out) for i in range(len(keys))]
-  results = []
-  for key in tqdm.tqdm(keys, desc="seeds", unit="seed"):
-    results.append(_to_numpy_tree(run(key, xj)))
-    if on_seed is not None:
-      on_seed(results)
-  return results
+  out = _to_numpy_tree(pipeline.run(keys, jnp.asarray(x), cfg, loop=loop))
+  return [jax.tree.map(lambda a, i=i: a[i], out) for i in range(len(keys))]
 
 
 def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.ClusteringConfig,
                   ks: tuple[int, ...], num_samples: int, num_batches: int, rule: str = "min",
                   p: float = 2.0, stratified: bool = False, ae_states=None,
-                  **score_kwargs) -> dict:
-  """Wasserstein model selection over ``ks`` for every seed (one vmapped call).
+                  loop: pipeline.LoopOptions | None = None, **score_kwargs) -> dict:
+  """Wasserstein model selection over ``ks`` for every seed (the seeds train together).
 
   ``ae_states``: auto-encoders already trained (stacked over the keys, e.g. the ``ae_state`` of
   the accuracy runs), so that step 1 is done once for all as in the paper; None trains them.
@@ -158,12 +157,10 @@ def run_selection(keys: jax.Array, x: np.ndarray, xh: np.ndarray, cfg: pipeline.
   pipeline.check_inputs(xh, cfg)
   for k in ks:
     gmm._checks.check_num_clusters(k, x.shape[0])
-  xj, xhj = jnp.asarray(x), jnp.asarray(xh)
-  fn = lambda key, xx, xxh, st: pipeline.run_model_selection(
-      key, xx, xxh, cfg, ks, num_samples=num_samples, num_batches=num_batches, rule=rule, p=p,
-      stratified=stratified, ae_state=st, **score_kwargs)
-  axes = (0, None, None, None if ae_states is None else 0)
-  out = _to_numpy_tree(jax.jit(jax.vmap(fn, in_axes=axes))(keys, xj, xhj, ae_states))
+  out = _to_numpy_tree(pipeline.run_model_selection(
+      keys, jnp.asarray(x), jnp.asarray(xh), cfg, ks, num_samples=num_samples,
+      num_batches=num_batches, rule=rule, p=p, stratified=stratified, ae_state=ae_states,
+      loop=loop, **score_kwargs))
   bad = ~np.isfinite(np.asarray(out["w"])).all(-1)  # [seeds, len(ks)]
   if bad.any():
     seeds, which = np.nonzero(bad)
@@ -193,6 +190,10 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs the configured clustering experiment; writes ``results.json`` and PNGs in ``workdir``.
 
+  Every training phase checkpoints under ``<workdir>/checkpoints/<phase>`` (model selection's
+  under ``checkpoints/selection/``): a killed run started again with the same workdir restores
+  the finished phases and resumes the interrupted one (``config.checkpoint_every``).
+
   Returns:
     The results dict (also in ``results.json``): ``accuracy`` (WAMiC, mean over seeds),
     ``selected_k`` (per seed, when model selection runs), ``methods`` (accuracy / NMI / ARI mean
@@ -219,15 +220,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                       config.raw_gmm_covariance) if config.raw_baselines else None
   timings["raw_baselines_s"] = time.time() - t
   t = time.time()
-
-  def save_partial(runs_so_far):
-    part = {m: [scores(y, np.asarray(r[m]))["accuracy"] for r in runs_so_far]
-            for m in ("ae_kmeans", "ae_gmm", "wamic", "diwac") if m in runs_so_far[0]}
-    part["elapsed_s"] = time.time() - t
-    with open(workdir / "partial_results.json", "w") as f:
-      json.dump(part, f, indent=1)
-
-  runs = run_methods(keys, x, cfg, config.vmap_seeds, on_seed=save_partial)
+  loop = loop_options(config, workdir)
+  runs = run_methods(keys, x, cfg, loop)
   timings["methods_s"] = time.time() - t
 
   per_method: dict[str, list[dict]] = {}
@@ -287,7 +281,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                         ae_states=ae_states, score=ms.get("score", "exact"),
                         critic_steps=int(ms.get("critic_steps", 1000)),
                         critic_lr=float(ms.get("critic_lr", 1e-3)),
-                        also_exact=bool(ms.get("also_exact", False)))
+                        also_exact=bool(ms.get("also_exact", False)),
+                        loop=loop.under("selection"))
     chosen = [ks[int(i)] for i in sel["selected"]]
     results["selected_k"] = chosen
     results["model_selection"] = {

@@ -8,6 +8,9 @@ chosen *without target labels* (``config.selection``: source-validation accuracy
 the reverse-validation score). The last checkpoint and the checkpoint with the best target-test
 accuracy are also reported, the latter labelled ``oracle_target_test`` (this is how the reference
 scripts picked their epoch; it uses target labels and is not a valid model-selection rule).
+
+Every run goes through :func:`wassml.train.train_loop` (the seeds of a pair as one stacked run,
+``config.execution``), with checkpoints and exact resume under the workdir.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import matplotlib
 import ml_collections
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -128,10 +130,14 @@ def _method_kwargs(config):
               convention=config.get("convention", "entropy"))
 
 
-@functools.lru_cache(maxsize=64)
-def _cached_step(method, apply_fn, num_classes, kwargs):
-  """One compiled step per (method, model, settings), reused across pairs and seeds."""
-  return da.make_da_step(method, apply_fn, num_classes=num_classes, **dict(kwargs))
+# Bounded: at most 16 compiled steps (and the models they close over) stay alive.
+@functools.lru_cache(maxsize=16)
+def _cached_step(method, apply_fn, kwargs):
+  """One compiled step per (method, model, settings), reused across pairs, seeds and runs.
+
+  The source labels are checked once per run in :func:`train_method` (the compiled step cannot
+  check values)."""
+  return jax.jit(da.make_da_step(method, apply_fn, jit=False, **dict(kwargs)))
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -148,52 +154,85 @@ def evaluate(state, data: dict[str, Any], config) -> dict[str, float]:
   }
 
 
-def _batches(key, data, config):
-  """Infinite (source idx, target idx) iterator: balanced source, shuffled target."""
-  k = data["num_classes"]
-  per_class = config.per_class
-  t_bs = config.target_batch or per_class * k
-  epoch = 0
-  src_it = wdata.balanced_batches(jax.random.fold_in(key, 0), data["source"].y, per_class,
-                                  num_batches=10**9)
-  while True:
-    for t_idx in wdata.shuffle_batches(jax.random.fold_in(key, epoch + 1), len(data["target"]),
-                                       t_bs):
-      yield next(src_it), t_idx
-    epoch += 1
+def _sampler(data, config, key, grl_steps=None) -> da.DABatches:
+  """The ``batch_fn`` of one run: balanced source batches, shuffled target batches."""
+  return da.DABatches(data["source"].x, data["source"].y, data["target"].x,
+                      per_class=config.per_class,
+                      target_batch=config.target_batch or config.per_class * data["num_classes"],
+                      key=key, grl_steps=grl_steps)
 
 
-def train_method(method: str, state, data: dict[str, Any], config, key, *,
-                 steps: int, eval_every: int | None, desc: str = ""):
-  """Trains one method from ``state``; returns ``(state, history)``.
+def _history(evals: list[dict], records: list[dict], seed: int | None) -> dict[str, list]:
+  """train_loop's evaluations (and the writer's training means, one per evaluation period) as
+  ``{'step': [...], metric: [...], 'train_<metric>': [...]}``."""
+  hist: dict[str, list] = {"step": [int(h["step"]) for h in evals]}
+  for h in evals:
+    for n, v in h.items():
+      if n != "step":
+        hist.setdefault(n, []).append(v)
+  train = {r["step"]: r for r in records
+           if r.get("seed") == seed and any(n.startswith("train/") for n in r)}
+  for step in hist["step"]:
+    for n, v in train[step].items():
+      if n.startswith("train/"):
+        hist.setdefault(f"train_{n[len('train/'):]}", []).append(v)
+  return hist
 
-  ``history`` lists, at every evaluation, the step and :func:`evaluate`'s metrics, plus the mean
-  training metrics since the previous evaluation.
+
+def train_method(method: str, state, data, config, key, *, steps: int,
+                 eval_every: int | None, desc: str = "", workdir: str | None = None,
+                 name: str | None = None):
+  """Trains one method from ``state`` with :func:`wassml.train.train_loop`; returns
+  ``(state, history)``.
+
+  ``history`` lists, at every evaluation (every ``eval_every`` steps and at the end; none when
+  ``eval_every`` is None), the step and :func:`evaluate`'s metrics, plus the mean training
+  metrics since the previous evaluation (``train_<metric>``).
+
+  Several seeds train together: ``data`` a list of per-seed pairs, ``state`` stacked over them
+  (:func:`wassml.train.stack_states`) and ``key`` one key per seed; ``history`` is then a list
+  per seed. ``config.execution`` picks how (see :func:`wassml.train.train_loop`).
+
+  With ``workdir`` the run checkpoints under ``<workdir>/checkpoints/<name>`` (default name:
+  ``method``) every ``config.checkpoint_every`` steps (None: at every evaluation; and at the end)
+  and resumes from there; its training metrics go to ``<workdir>/metrics/<name>.jsonl``.
   """
-  step_fn = _cached_step(method, state.apply_fn, data["num_classes"],
-                         tuple(sorted(_method_kwargs(config).items())))
-  src, tgt = data["source"], data["target"]
-  it = _batches(jax.random.fold_in(key, 1), data, config)
-  history: dict[str, list] = {"step": []}
-  running: dict[str, list] = {}
-  for i in tqdm(range(steps), desc=desc, leave=False, mininterval=5.0,
-                disable=not config.get("progress", True)):
-    s_idx, t_idx = next(it)
-    batch = {"xs": jnp.asarray(src.x[s_idx]), "ys": jnp.asarray(src.y[s_idx]),
-             "xt": jnp.asarray(tgt.x[t_idx])}
-    if method == "dann":
-      batch["grl_scale"] = jnp.float32(da.dann_schedule(i / max(steps - 1, 1)))
-    state, metrics = step_fn(state, batch, jax.random.fold_in(key, 2 + i))
-    for name, v in metrics.items():
-      running.setdefault(name, []).append(v)
-    if eval_every and ((i + 1) % eval_every == 0 or i + 1 == steps):
-      ev = evaluate(state, data, config)
-      ev.update({f"train_{n}": float(np.mean(jax.device_get(v))) for n, v in running.items()})
-      running = {}
-      history["step"].append(i + 1)
-      for n, v in ev.items():
-        history.setdefault(n, []).append(v)
-  return state, history
+  name = name or method
+  seeds = isinstance(data, (list, tuple))
+  datas = list(data) if seeds else [data]
+  keys = list(key) if seeds else [key]
+  for d in datas:
+    checks.check_labels(d["source"].y, d["num_classes"], "source labels")
+  step_fn = _cached_step(method, state.apply_fn, tuple(sorted(_method_kwargs(config).items())))
+  grl = steps if method == "dann" else None
+  samplers = [_sampler(d, config, jax.random.fold_in(k, 1), grl) for d, k in zip(datas, keys)]
+  rngs = [jax.random.fold_in(k, 2) for k in keys]
+  eval_fn = writer = None
+  if eval_every:
+    if seeds:
+      eval_fn = lambda st, s: evaluate(st, datas[s], config)
+    else:
+      eval_fn = lambda st: evaluate(st, datas[0], config)
+    writer = (wtrain.MetricsWriter(os.path.join(workdir, "metrics", f"{name}.jsonl"))
+              if workdir else wtrain.MetricsWriter(None))
+  ckpt = wtrain.Checkpointer(workdir, subdir=f"checkpoints/{name}") if workdir else None
+  every = config.get("checkpoint_every")
+  every = (eval_every or 0) if every is None else every
+  try:
+    state, info = wtrain.train_loop(
+        state, step_fn, (lambda i, s: samplers[s](i)) if seeds else samplers[0],
+        rng=jnp.stack(rngs) if seeds else rngs[0], num_steps=steps,
+        num_seeds=len(keys) if seeds else None, execution=config.get("execution", "auto"),
+        checkpointer=ckpt, checkpoint_every=every,
+        writer=writer, log_every=eval_every or steps, eval_fn=eval_fn,
+        eval_every=eval_every or 0, desc=desc, show_progress=config.get("progress", True))
+  finally:
+    if ckpt is not None:
+      ckpt.close()
+  records = writer.read() if writer is not None else []
+  evals = info["history"] if seeds else [info["history"]]
+  hists = [_history(h, records, s if seeds else None) for s, h in enumerate(evals)]
+  return state, (hists if seeds else hists[0])
 
 
 def summarize(history: dict[str, list], selection: str) -> dict[str, Any]:
@@ -218,7 +257,7 @@ def _alternative_rules(selection: str) -> list[str]:
 def plan_diagnostics(state, data, config, key) -> dict[str, Any]:
   """Balanced (exact) vs unbalanced (JUMBOT) plans on one minibatch of the trained model."""
   k = data["num_classes"]
-  s_idx, t_idx = next(_batches(key, data, config))
+  s_idx, t_idx = _sampler(data, config, key).indices(0)
   bs = getattr(state, "batch_stats", None)
   _, fs = da.predict(state.apply_fn, state.params, bs, data["source"].x[s_idx])
   lt, ft = da.predict(state.apply_fn, state.params, bs, data["target"].x[t_idx])
@@ -347,6 +386,11 @@ def _jsonable(x):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Runs every (pair, seed, method) of ``config``; writes ``<workdir>/results.json`` + PNGs.
 
+  Every training run (a pair's pre-training, then each method; the seeds of a pair together)
+  checkpoints under ``<workdir>/checkpoints/<pair>/<run>``: a killed run started again with the
+  same workdir restores the finished runs (with their evaluation histories) and resumes the
+  interrupted one from its last checkpoint (``config.checkpoint_every``).
+
   Returns:
     The results dict. ``results[method][pair]`` is the mean target-test accuracy over seeds at
     the checkpoint selected without target labels; ``results['table']`` has the details (std,
@@ -365,53 +409,67 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   for pair in config.pairs:
     runs[pair] = {m: {} for m in methods}
     config_all, config = config, pair_config(config, pair)  # per-pair settings (e.g. rho)
-    for seed in config.seeds:
-      key = jax.random.fold_in(jax.random.key(config.seed), seed)
-      data = load_pair(config, pair, seed)
-      k = data["num_classes"]
-      model = build_model(config, k, dann=False)
-      pkey = _pretrain_key(config, data, seed)
-      if pkey not in pretrained:
-        state0 = wtrain.create_train_state(jax.random.fold_in(key, 0), model,
-                                           jnp.asarray(data["source"].x[:2]), tx)
-        state0, _ = train_method("source_only", state0, data, config, jax.random.fold_in(key, 1),
-                                 steps=config.pretrain_steps, eval_every=None,
-                                 desc=f"{pair} s{seed} pretrain")
-        pretrained[pkey] = state0
-      state0 = pretrained[pkey]
-      finals = {}
-      for method in methods:
-        st = _fresh_optimizer(state0, tx)
-        if method == "dann":
-          dmodel = build_model(config, k, dann=True)
-          dstate = wtrain.create_train_state(jax.random.fold_in(key, 2), dmodel,
-                                             jnp.asarray(data["source"].x[:2]), tx)
+    seeds = list(config.seeds)
+    keys = [jax.random.fold_in(jax.random.key(config.seed), seed) for seed in seeds]
+    datas = [load_pair(config, pair, seed) for seed in seeds]
+    k = datas[0]["num_classes"]
+    if any(d["num_classes"] != k for d in datas):
+      raise ValueError(f"{pair}: the seeds' samples have different numbers of classes.")
+    model = build_model(config, k, dann=False)
+    x0 = jnp.asarray(datas[0]["source"].x[:2])
+    # Every seed of a (pair, method) trains together (train_loop's seeds, config.execution); the
+    # states are stacked over seeds.
+    per_seed = lambda fn, st: wtrain.stack_states(
+        [fn(s, one) for s, one in enumerate(wtrain.unstack_states(st, len(seeds)))])
+    pkey = tuple(_pretrain_key(config, d, seed) for d, seed in zip(datas, seeds))
+    if pkey not in pretrained:
+      state0 = wtrain.stack_states([wtrain.create_train_state(jax.random.fold_in(kk, 0), model,
+                                                              x0, tx) for kk in keys])
+      state0, _ = train_method("source_only", state0, datas, config,
+                               [jax.random.fold_in(kk, 1) for kk in keys],
+                               steps=config.pretrain_steps, eval_every=None,
+                               desc=f"{pair} pretrain", workdir=workdir,
+                               name=f"{_fname(pair)}/pretrain")
+      pretrained[pkey] = state0
+    state0 = pretrained[pkey]
+    finals = {}
+    for method in methods:
+      st = per_seed(lambda s, one: _fresh_optimizer(one, tx), state0)
+      if method == "dann":
+        dmodel = build_model(config, k, dann=True)
+
+        def with_discriminator(s, one):
+          dstate = wtrain.create_train_state(jax.random.fold_in(keys[s], 2), dmodel, x0, tx)
           params = dict(dstate.params)
-          params["backbone"] = state0.params["backbone"]
-          st = _fresh_optimizer(dstate.replace(params=params, batch_stats=state0.batch_stats),
-                                tx)
-        # Same data order for every method of a (pair, seed): a paired comparison.
-        st, hist = train_method(method, st, data, config, jax.random.fold_in(key, 100),
-                                steps=config.steps, eval_every=config.eval_every,
-                                desc=f"{pair} s{seed} {method}")
-        runs[pair][method][seed] = {"history": hist,
-                                    **summarize(hist, config.selection)}
-        finals[method] = st
-      if seed == config.seeds[0]:
-        shown = {"before (source-only pre-training)": state0}
-        for m in ("source_only", "jumbot"):
-          if m in finals:
-            shown[f"after: {METHOD_LABELS[m]}"] = finals[m]
-        plot_embeddings(os.path.join(workdir, f"embeddings_{_fname(pair)}.png"), shown, data, config,
-                        f"{pair}, seed {seed}")
-        if "jumbot" in finals and (not data["present"].all() or config.plot_all_plans):
-          diag = plan_diagnostics(finals["jumbot"], data, config, jax.random.fold_in(key, 7))
-          plot_plans(os.path.join(workdir, f"plan_{_fname(pair)}.png"), diag, k, data["present"],
-                     f"{pair}: one minibatch on the JUMBOT-trained embedding "
-                     f"(eps={config.epsilon}, rho={config.rho})")
-          plans[pair] = {n: {kk: v for kk, v in diag[n].items() if kk != "plan"}
-                         for n in ("balanced", "unbalanced")}
-          plans[pair]["target_classes"] = np.nonzero(data["present"])[0]
+          params["backbone"] = one.params["backbone"]
+          return _fresh_optimizer(dstate.replace(params=params, batch_stats=one.batch_stats), tx)
+
+        st = per_seed(with_discriminator, state0)
+      # Same data order for every method of a (pair, seed): a paired comparison.
+      st, hists = train_method(method, st, datas, config,
+                               [jax.random.fold_in(kk, 100) for kk in keys],
+                               steps=config.steps, eval_every=config.eval_every,
+                               desc=f"{pair} {method}", workdir=workdir,
+                               name=f"{_fname(pair)}/{method}")
+      for seed, hist in zip(seeds, hists):
+        runs[pair][method][seed] = {"history": hist, **summarize(hist, config.selection)}
+      finals[method] = wtrain.unstack_states(st, len(seeds))[0]
+    # Plots of the first seed.
+    data, key = datas[0], keys[0]
+    shown = {"before (source-only pre-training)": wtrain.unstack_states(state0, len(seeds))[0]}
+    for m in ("source_only", "jumbot"):
+      if m in finals:
+        shown[f"after: {METHOD_LABELS[m]}"] = finals[m]
+    plot_embeddings(os.path.join(workdir, f"embeddings_{_fname(pair)}.png"), shown, data, config,
+                    f"{pair}, seed {seeds[0]}")
+    if "jumbot" in finals and (not data["present"].all() or config.plot_all_plans):
+      diag = plan_diagnostics(finals["jumbot"], data, config, jax.random.fold_in(key, 7))
+      plot_plans(os.path.join(workdir, f"plan_{_fname(pair)}.png"), diag, k, data["present"],
+                 f"{pair}: one minibatch on the JUMBOT-trained embedding "
+                 f"(eps={config.epsilon}, rho={config.rho})")
+      plans[pair] = {n: {kk: v for kk, v in diag[n].items() if kk != "plan"}
+                     for n in ("balanced", "unbalanced")}
+      plans[pair]["target_classes"] = np.nonzero(data["present"])[0]
     config = config_all
     if pair != config.pairs[-1]:   # keep the finished pairs should the run be cut short
       _write_results(config, workdir, runs, plans, t_start, complete=False)

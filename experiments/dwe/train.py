@@ -121,22 +121,42 @@ def parity_check(key, images: np.ndarray, num: int) -> dict[str, float]:
 # Training.
 
 
-class _DeadlineStopping:
-  """``wassml.train.EarlyStopping`` that also stops once a wall-clock deadline has passed."""
+@dataclasses.dataclass
+class _DeadlineStopping(wtrain.EarlyStopping):
+  """``wassml.train.EarlyStopping`` that also stops once a wall-clock deadline has passed.
 
-  def __init__(self, inner: wtrain.EarlyStopping, deadline: float):
-    self.inner, self.deadline = inner, deadline
+  The deadline (a ``time.perf_counter`` value, checked at each update) is not a dataclass
+  field: ``train_loop`` checkpoints the tracker's fields and restores them into this tracker, so
+  a resumed run continues with the restored patience counters under its own process's time cap
+  (the deadline of another process means nothing).
+  """
+
+  deadline = math.inf  # set per instance; not a field
 
   def update(self, value: float) -> "_DeadlineStopping":
-    return _DeadlineStopping(self.inner.update(value), self.deadline)
-
-  @property
-  def should_stop(self) -> bool:
-    return self.inner.should_stop or time.perf_counter() > self.deadline
+    new = super().update(value)
+    new.deadline = self.deadline
+    if time.perf_counter() > self.deadline:
+      new.should_stop = True
+    return new
 
 
 def _batch(x: np.ndarray, ps: pairs_lib.PairSet, idx: np.ndarray) -> dict[str, np.ndarray]:
   return {"x1": x[ps.i1[idx]], "x2": x[ps.i2[idx]], "w2": ps.w2[idx]}
+
+
+def _epoch_history(history: list[dict], steps_per_epoch: int) -> list[dict]:
+  """``train_loop``'s evaluations (``{'step', **metrics}``) as ``{'epoch', 'valid_<metric>'}``."""
+  return [{"epoch": int(h["step"]) // steps_per_epoch,
+           **{f"valid_{k}": v for k, v in h.items() if k != "step"}} for h in history]
+
+
+def _replay_stopping(history: list[dict], patience: int) -> wtrain.EarlyStopping:
+  """The patience tracker after the validation losses of ``history`` (one update each)."""
+  es = wtrain.EarlyStopping(patience=patience)
+  for h in history:
+    es = es.update(h["loss"])
+  return es
 
 
 def train_model(config: ml_collections.ConfigDict, key: jax.Array, x: np.ndarray,
@@ -145,8 +165,13 @@ def train_model(config: ml_collections.ConfigDict, key: jax.Array, x: np.ndarray
                 ) -> tuple[dwe_lib.DWE, Any, dict]:
   """Trains a DWE on ``train_pairs`` of images ``x``; early stopping on ``valid_pairs``' loss.
 
-  Training also stops after ``max_seconds`` (default ``config.train.max_seconds``) of wall time,
-  checked at the end of each epoch.
+  One epoch is a permutation of the training pairs (``wassml.train.EpochBatches`` over pair
+  indices; the remainder is dropped). The run is checkpointed after every epoch under
+  ``<workdir>/checkpoints/dwe`` (train state, evaluation history, patience counters) and the
+  parameters of each new best validation loss under ``<workdir>/checkpoints/dwe_best``, so a
+  killed run started again resumes and ends with the params and history of an uninterrupted
+  one. Training also stops after ``max_seconds`` (default ``config.train.max_seconds``) of wall
+  time in this process, checked at the end of each epoch.
 
   Returns:
     ``(model, best_params, info)``.
@@ -159,20 +184,20 @@ def train_model(config: ml_collections.ConfigDict, key: jax.Array, x: np.ndarray
   state = wtrain.create_train_state(k_init, model, x[:2], optax.adam(tc.learning_rate), x2=x[:2])
   step = dwe_lib.make_train_step(model, weights)
   eval_step = dwe_lib.make_eval_step(model, weights)
-  steps_per_epoch = max(1, len(train_pairs) // tc.batch_size)
+  epochs = wtrain.EpochBatches({"pair": np.arange(len(train_pairs))},
+                               min(tc.batch_size, len(train_pairs)), k_data)
+  steps_per_epoch = epochs.steps_per_epoch
   num_steps = steps_per_epoch * tc.max_epochs
-  perms: dict[int, np.ndarray] = {}
 
   def batch_fn(i):
-    epoch, j = divmod(i, steps_per_epoch)
-    if epoch not in perms:
-      perms.clear()
-      perms[epoch] = np.asarray(jax.random.permutation(jax.random.fold_in(k_data, epoch),
-                                                       len(train_pairs)))
-    return _batch(x, train_pairs, perms[epoch][j * tc.batch_size:(j + 1) * tc.batch_size])
+    return _batch(x, train_pairs, epochs.indices(i))
 
-  best = {"loss": math.inf, "params": state.params, "epoch": 0}
-  history = []
+  ckpt = wtrain.Checkpointer(workdir, subdir="checkpoints/dwe", max_to_keep=2)
+  # Two kept: a run killed between saving a new best and the epoch's checkpoint still has the
+  # previous best, which the restored history names.
+  best_ckpt = wtrain.Checkpointer(workdir, subdir="checkpoints/dwe_best", max_to_keep=2)
+  restored = ckpt.restore_metadata().get("history") or []
+  best = {"loss": min((h["loss"] for h in restored), default=math.inf)}
 
   def eval_fn(st):
     tot: dict[str, float] = {}
@@ -183,29 +208,43 @@ def train_model(config: ml_collections.ConfigDict, key: jax.Array, x: np.ndarray
       for k, v in m.items():
         tot[k] = tot.get(k, 0.0) + float(v) * len(idx)
     ev = {k: v / n for k, v in tot.items()}
-    epoch = int(st.step) // steps_per_epoch
-    history.append({"epoch": epoch, **{f"valid_{k}": v for k, v in ev.items()}})
-    if ev["loss"] < best["loss"]:
-      best.update(loss=ev["loss"], params=st.params, epoch=epoch)
+    if ev["loss"] < best["loss"]:  # the same comparison as EarlyStopping's (min_delta 0)
+      best["loss"] = ev["loss"]
+      done = int(st.step)
+      if done not in best_ckpt.all_steps():  # saved before a kill, redone identically
+        best_ckpt.save(done, st.params)
     return ev
 
   writer = wtrain.MetricsWriter(workdir / "metrics.jsonl")
-  deadline = time.perf_counter() + (max_seconds or tc.max_seconds)
-  stopper = _DeadlineStopping(wtrain.EarlyStopping(patience=tc.patience), deadline)
+  stopper = _DeadlineStopping(patience=tc.patience)
+  stopper.deadline = time.perf_counter() + (max_seconds or tc.max_seconds)
   t0 = time.perf_counter()
-  state, info = wtrain.train_loop(
-      state, step, batch_fn, rng=k_steps, num_steps=num_steps, writer=writer,
-      log_every=steps_per_epoch, eval_fn=eval_fn, eval_every=steps_per_epoch,
-      early_stopping=stopper, monitor="loss", desc=f"DWE {workdir.name}")
-  train_seconds = time.perf_counter() - t0
+  try:
+    state, info = wtrain.train_loop(
+        state, step, batch_fn, rng=k_steps, num_steps=num_steps, checkpointer=ckpt,
+        checkpoint_every=steps_per_epoch, writer=writer, log_every=steps_per_epoch,
+        eval_fn=eval_fn, eval_every=steps_per_epoch, early_stopping=stopper, monitor="loss",
+        desc=f"DWE {workdir.name}")
+    train_seconds = time.perf_counter() - t0
+    history = info["history"]
+    replay = _replay_stopping(history, tc.patience)
+    if history:
+      best_step = int(history[replay.best_step]["step"])
+      best_params = best_ckpt.restore(state.params, best_step)
+    else:
+      best_step, best_params = 0, state.params
+  finally:
+    ckpt.close()
+    best_ckpt.close()
   info = {"steps": int(info["last_step"]), "epochs": int(info["last_step"]) // steps_per_epoch,
           "stopped_early": bool(info["stopped_early"]),
-          "stopped_by": ("time cap" if time.perf_counter() > deadline else "patience")
+          "stopped_by": ("patience" if replay.should_stop else "time cap")
                         if info["stopped_early"] else "max_epochs",
-          "best_epoch": int(best["epoch"]),
-          "best_valid_loss": float(best["loss"]), "train_seconds": train_seconds,
-          "history": history}
-  return model, best["params"], info
+          "best_epoch": best_step // steps_per_epoch,
+          "best_valid_loss": float(replay.best) if history else math.inf,
+          "train_seconds": train_seconds, "resumed_from_step": int(info["start_step"]),
+          "history": _epoch_history(history, steps_per_epoch)}
+  return model, best_params, info
 
 
 def predict_pairs(emb: dwe_lib.Embedder, x: np.ndarray, ps: pairs_lib.PairSet) -> np.ndarray:

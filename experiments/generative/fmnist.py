@@ -16,7 +16,7 @@
    floor that finite samples allow), and the untrained generator.
 3. One generator per loss of ``config.losses`` (``'sinkhorn_divergence'``, ``'wgan_gp'``, or any
    other loss of ``wassml.generative.losses``), built by
-   :func:`experiments.generative.train.make_step` with the same :class:`ImageGenerator`, noise and
+   :func:`experiments.generative.common.make_step` with the same :class:`ImageGenerator`, noise and
    batch size, trained with the resumable ``wassml.train.train_loop`` (Orbax checkpoints in
    ``<workdir>/<loss>``; a killed run resumes), scored every ``eval_every`` steps.
 4. The time per training step of each loss, measured in the same process on the same batch size
@@ -45,7 +45,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from experiments.generative import train as gtrain
+from experiments.generative import common
 from experiments.supervised import train as sup_train
 from wassml import data as wdata
 from wassml import train as wtrain
@@ -190,14 +190,6 @@ def markdown_tables(results: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------------------------
 # Training.
 # ----------------------------------------------------------------------------------------------
-def _batch_fn(data: np.ndarray, size: int, seed: int):
-  """``batch_fn(i) -> [size, d]``: rows drawn without replacement, a function of ``(seed, i)``."""
-  def batch_fn(i: int) -> jax.Array:
-    idx = np.random.default_rng([seed, int(i)]).choice(len(data), size, replace=False)
-    return jnp.asarray(data[idx])
-  return batch_fn
-
-
 def time_step(step, state: Any, batch: jax.Array, rng: jax.Array, num_steps: int) -> float:
   """Seconds per call of the jitted ``step`` (compiled first; state threaded through)."""
   state, m = step(state, batch, rng)
@@ -257,9 +249,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   eval_key = jax.random.key(config.seed + 1)
   runs, curves, steps, states = {}, {}, {}, {}
   for li, name in enumerate(config.losses):
-    step, init, _, data_per_step = gtrain.make_step(name, config, generator=generator,
+    step, init, _, data_per_step = common.make_step(name, config, generator=generator,
                                                     data_dim=dim)
-    sampler = gtrain.make_sampler(name, config)
+    sampler = common.make_sampler(name, config)
     init_key = jax.random.key(config.seed)  # the same key for every loss
     state = init(init_key)
 
@@ -280,7 +272,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     t0 = time.perf_counter()
     with wtrain.Checkpointer(run_dir, max_to_keep=2) as ckpt:
       state, info = wtrain.train_loop(
-          state, jstep, _batch_fn(train_flat, data_per_step, config.seed + 100 + li),
+          state, jstep,
+          wtrain.EpochBatches(train_flat, data_per_step, jax.random.key(config.seed + 100 + li)),
           rng=jax.random.key(config.seed + 200), num_steps=config.num_steps, checkpointer=ckpt,
           checkpoint_every=config.checkpoint_every, writer=writer, log_every=config.log_every,
           eval_fn=score, eval_every=config.eval_every, desc=f"fmnist/{name}")
@@ -312,7 +305,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   for _ in range(config.timing_rounds):
     for name in config.losses:
       jstep, data_per_step = steps[name]
-      batch = _batch_fn(train_flat, data_per_step, config.seed + 400)(0)
+      batch = jnp.asarray(train_flat[:data_per_step])
       rounds[name].append(time_step(jstep, states[name], batch, tkey, config.timing_steps))
   times = {name: min(r) for name, r in rounds.items()}
   for name in config.losses:

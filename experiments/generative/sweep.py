@@ -1,8 +1,13 @@
 """Cost/quality trade-off of the minibatch estimator over ``m`` (batch size) and ``k`` (batches).
 
-``m`` and ``k`` change array shapes, so each ``(m, k)`` is its own compiled program; inside it the
-whole training run (initialisation, ``num_steps`` steps, the final exact ``W_2`` to held-out data)
-is vmapped over seeds with ``wassml.train.sweep``: one compiled call per grid point.
+``m`` and ``k`` change array shapes, so each ``(m, k)`` is its own compiled step; the
+``sweep_cfg.num_seeds`` generators of a grid point train together as the seeds of one
+``wassml.train.train_loop`` (stacked states, ``sweep_cfg.execution``: ``"auto"`` steps them one
+after another on CPU and vmaps/scans them on an accelerator), each on its own epochs of data
+minibatches (``wassml.train.EpochBatches``); the score is the final exact ``W_2`` to held-out
+data. Every grid point checkpoints in ``<workdir>/checkpoints/sweep/<loss>_m<m>_k<k>`` every
+``sweep_cfg.checkpoint_every`` steps: a killed sweep restarted with the same workdir restores the
+finished points and resumes the interrupted one.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+from experiments.generative.common import load_target  # noqa: E402
 from wassml import nn as wnn  # noqa: E402
 from wassml import train as wtrain  # noqa: E402
 from wassml.generative import fitting, losses  # noqa: E402
@@ -28,9 +34,8 @@ from wassml.generative import fitting, losses  # noqa: E402
 
 def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, Any]:
   """Trains ``config.sweep_cfg.num_seeds`` generators per ``(m, k)``; returns W2 and timings."""
-  from experiments.generative.train import load_target  # pylint: disable=import-outside-toplevel
   s = config.sweep_cfg
-  data = jnp.asarray(load_target(s.target, "train", config.num_train, config.seed))
+  data = load_target(s.target, "train", config.num_train, config.seed)
   heldout = jnp.asarray(load_target(s.target, "test", config.num_heldout, config.seed))
   gen = wnn.MLP(hidden=tuple(config.hidden), num_outputs=2)
   tx = optax.adam(config.learning_rate)
@@ -43,30 +48,36 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
                      "step (sweep_cfg.data_batch_size).")
   table = []
   grid = [(m, k) for m in s.batch_sizes for k in s.num_batches]
+  # Seed s: keys[s] = (init, steps, evaluation, minibatches); the same for every grid point.
+  keys = jax.vmap(lambda k: jax.random.split(k, 4))(
+      jax.random.split(jax.random.key(config.seed), s.num_seeds))
+  init_keys, run_keys, eval_keys, batch_keys = (keys[:, j] for j in range(4))
+  init = wtrain.stack_states([fitting.create_generator_state(k, gen, config.noise_dim, tx)
+                              for k in init_keys])
+  batches = wtrain.EpochBatches(data, n, batch_keys)
+
+  def final_w2(state, seed):
+    return {"w2": losses.exact_w2(fitting.sample(eval_keys[seed], state, config.num_heldout),
+                                  heldout)}
+
   for m, k in wtrain.progress(grid, desc=f"sweep {s.loss} (m, k)"):
     loss_fn = losses.minibatch_loss(s.loss, batch_size=m, num_batches=k,
                                     epsilon=config.epsilon, rho=config.rho)
     step = fitting.make_ot_fitting_step(loss_fn)
-
-    def one_run(key, step=step):
-      init_key, run_key, eval_key = jax.random.split(key, 3)
-      state = fitting.create_generator_state(init_key, gen, config.noise_dim, tx)
-
-      def body(state, t):
-        idx = jax.random.choice(jax.random.fold_in(run_key, 2 * t), data.shape[0], (n,),
-                                replace=False)
-        state, metrics = step(state, data[idx], jax.random.fold_in(run_key, 2 * t + 1))
-        return state, metrics["loss"]
-
-      state, _ = jax.lax.scan(body, state, jnp.arange(s.num_steps))
-      return losses.exact_w2(fitting.sample(eval_key, state, config.num_heldout), heldout)
-
-    keys = jax.random.split(jax.random.key(config.seed), s.num_seeds)
     t0 = time.perf_counter()
-    w2 = np.asarray(wtrain.sweep(one_run, keys))
+    with wtrain.Checkpointer(workdir, max_to_keep=1,
+                             subdir=f"checkpoints/sweep/{s.loss}_m{m}_k{k}") as ckpt:
+      _, info = wtrain.train_loop(
+          init, step, batches, rng=run_keys, num_steps=s.num_steps, num_seeds=s.num_seeds,
+          execution=s.get("execution", "auto"), checkpointer=ckpt,
+          checkpoint_every=s.get("checkpoint_every", 0), eval_fn=final_w2,
+          desc=f"m={m} k={k}")
     seconds = time.perf_counter() - t0
+    w2 = np.asarray([ev["w2"] for ev in info["last_eval"]])
+    steps_run = (s.num_steps - info["start_step"]) * s.num_seeds
     table.append({"m": m, "k": k, "w2_mean": float(w2.mean()), "w2_std": float(w2.std()),
-                  "seconds_per_step_per_seed_incl_compile": seconds / (s.num_steps * s.num_seeds)})
+                  "resumed_from_step": info["start_step"], "execution": info["execution"],
+                  "seconds_per_step_per_seed_incl_compile": seconds / max(steps_run, 1)})
   fig, ax = plt.subplots(figsize=(6, 4.5))
   for k in s.num_batches:
     rows = [r for r in table if r["k"] == k]

@@ -5,10 +5,10 @@ Two measurements, each variant compiled first, then timed in interleaved rounds 
 * ``label_ot``: value and gradient of ``wassml.ot.label_ot`` for a ``[batch, 10]`` pair of
   probability vectors (WAR's ``eps = 0.05``, 20 unrolled iterations, a confusion-style cost in
   ``[0, 1]``);
-* ``war_epoch``: one epoch of WAR training (``experiments.noisy_labels.train.make_phase``: the
-  MLP of ``configs/cpu_v3.py``, batch 128, one seed) on ``--num_train`` random 784-d inputs,
-  with ``config.label_ot_mode`` set to each domain; VAT's epoch is timed beside them as the
-  reference cost of the adversarial step without any OT.
+* ``war_epoch``: one epoch of WAR training (``experiments.noisy_labels.train.train_phase``, i.e.
+  ``wassml.train.train_loop``: the MLP of ``configs/cpu_v3.py``, batch 128, one seed) on
+  ``--num_train`` random 784-d inputs, with ``config.label_ot_mode`` set to each domain; VAT's
+  epoch is timed beside them as the reference cost of the adversarial step without any OT.
 
 The two domains run the same iterations (equal values and gradients:
 ``tests/test_ot_misc.py::test_label_ot_kernel_and_log_domains_agree_with_traced_cost``).
@@ -76,29 +76,40 @@ def bench_label_ot(batch: int, rounds: int) -> dict[str, float]:
 def bench_war_epoch(num_train: int, rounds: int) -> dict[str, float]:
   config = cpu_v3.get_config()
   rng = np.random.default_rng(1)
-  x = jnp.asarray(rng.random((num_train, 784)), jnp.float32)
-  y = jnp.asarray(rng.integers(0, K, num_train), jnp.int32)
-  xte, yte = x[:1000], y[:1000]
+  x = rng.random((num_train, 784)).astype(np.float32)
+  y = rng.integers(0, K, num_train).astype(np.int32)
+  xte, yte = jnp.asarray(x[:1000]), jnp.asarray(y[:1000])
   model = nl_train.build_model(config, K)
   spe = num_train // config.batch_size
+  params = model.init(jax.random.key(0), x[:1], train=False)["params"]
+  state = wtrain.stack_states([wtrain.TrainState.create(apply_fn=model.apply, params=params,
+                                                        tx=optax.adam(1e-3))])
+  cost = np.asarray(_cost(rng))
+  batches = wtrain.EpochBatches({"x": x, "y": y[None]}, config.batch_size,
+                                jax.random.split(jax.random.key(1), 1), per_seed=("y",))
+  acc = nl_train._accuracy  # pylint: disable=protected-access
+  accuracy = jax.jit(lambda p: acc(model, p, xte, yte))
 
-  def init(k):
-    params = model.init(k, x[:1], train=False)["params"]
-    return wtrain.TrainState.create(apply_fn=model.apply, params=params, tx=optax.adam(1e-3))
+  def batch_fn(i, s):
+    return {**batches(i, s), "cost": cost}
 
-  state = jax.vmap(init)(jax.random.split(jax.random.key(0), 1))
-  cost = _cost(rng)[None]
-  args = (state, jax.random.split(jax.random.key(1), 1), y[None], cost, x, xte, yte)
-  phases = {}
+  steps, configs = {}, {}
   for variant in ("vat", "war_log", "war_kernel"):
     c = cpu_v3.get_config()
     method = variant.split("_")[0]
     if method == "war":
       c.label_ot_mode = variant.split("_")[1]
-    phases[variant] = nl_train.make_phase(model, c, method, num_epochs=1, steps_per_epoch=spe,
-                                          warmup_steps=0)
-    jax.block_until_ready(phases[variant](*args))
-  t = _timed(lambda v: phases[v](*args), rounds, list(phases))
+    configs[variant] = c
+    steps[variant] = jax.jit(nl_train.make_step(model, c, method, warmup_steps=0))
+
+  def epoch(v):  # one epoch through the experiment's train_loop phase, test accuracy included
+    return nl_train.train_phase(state, steps[v], batch_fn, config=configs[v], num_epochs=1,
+                                steps_per_epoch=spe, rng=jax.random.split(jax.random.key(2), 1),
+                                eval_fn=lambda st, s: {"acc": accuracy(st.params)})[0]
+
+  for v in steps:  # compile
+    jax.block_until_ready(epoch(v))
+  t = _timed(epoch, rounds, list(steps))
   return {f"{v}_s": s for v, s in t.items()}
 
 

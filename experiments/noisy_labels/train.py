@@ -1,6 +1,9 @@
 """CCE vs VAT vs WAR under label noise (Fatras et al., 2021; seed 004, METHODS.md §3).
 
-Protocol (per noise setting, ``config.num_seeds`` seeds trained together in one vmapped call):
+Protocol (per noise setting, ``config.num_seeds`` seeds trained together by
+``wassml.train.train_loop``, ``config.execution``; each phase checkpoints under
+``<workdir>/<setting>/checkpoints/<phase>``, so a killed run started again resumes where it
+stopped):
 
 1. corrupt the training labels with ``wassml.data.add_label_noise`` (seeded; realised rate kept);
 2. warm-up: ``config.warmup_epochs`` epochs of plain CCE (``beta = 0``, the reference code's
@@ -155,33 +158,60 @@ def _accuracy(model, params, x, y, chunk: int = 2000):
   return 100.0 * correct / n
 
 
-def make_phase(model, config, method: str, *, num_epochs: int, steps_per_epoch: int,
-               warmup_steps: int):
-  """A jitted phase of training, vmapped over seeds.
+def _epoch_means(records: list[dict], num_seeds: int, num_epochs: int) -> dict[str, np.ndarray]:
+  """``{metric: [S, num_epochs]}``: the per-epoch train means the loop logged (``train/<m>``)."""
+  out: dict[str, list[list[float]]] = {}
+  for r in sorted(records, key=lambda r: r["step"]):
+    for k, v in r.items():
+      if k.startswith("train/"):
+        per_seed = out.setdefault(k[len("train/"):], [[] for _ in range(num_seeds)])
+        per_seed[int(r.get("seed", 0))].append(float(v))
+  return {k: np.asarray(v, np.float64).reshape(num_seeds, num_epochs) for k, v in out.items()}
 
-  ``phase(state, key, y_noisy, cost, x_train, x_test, y_test) -> (state, test_acc [num_epochs])``
-  with a leading seed axis on ``state, key, y_noisy, cost``.
+
+def train_phase(state, step, batches, *, config, num_epochs: int, steps_per_epoch: int,
+                rng: jax.Array, eval_fn, workdir: str | None = None, name: str = "phase"):
+  """``num_epochs`` epochs of ``step`` for every seed, through :func:`wassml.train.train_loop`.
+
+  The seeds train together (``num_seeds``, ``config.execution``); ``eval_fn(state, s) ->
+  {"acc": ..}`` runs after every epoch and the mean train metrics of every epoch are logged.
+
+  Args:
+    state: the per-seed states stacked on a leading axis (:func:`wassml.train.stack_states`).
+    step: ``step(state, batch, rng) -> (state, metrics)`` (:func:`make_step`, jitted or not).
+    batches: ``batch_fn(i, s)`` (e.g. a :class:`wassml.train.EpochBatches` with one key per seed).
+    config: the experiment config (``execution``, ``checkpoint_every_epochs``).
+    num_epochs: epochs of this phase.
+    steps_per_epoch: steps per epoch.
+    rng: ``[S]`` step keys.
+    eval_fn: ``eval_fn(state, s) -> {"acc": test accuracy in %}``.
+    workdir: the setting's folder: checkpoints go to ``checkpoints/<name>`` (a killed run resumes
+      there) and the per-epoch train means to ``metrics_<name>.jsonl``; None: no checkpoints.
+    name: the phase's name.
+
+  Returns:
+    ``(state, acc [S, num_epochs], {metric: [S, num_epochs]} train means, info)`` with
+    ``info`` from :func:`wassml.train.train_loop`.
   """
-  step = make_step(model, config, method, warmup_steps)
-  bs = config.batch_size
-
-  def one_seed(state, key, y_noisy, cost, x_train, x_test, y_test):
-    def epoch(state, ekey):
-      perm = jax.random.permutation(jax.random.fold_in(ekey, 0), x_train.shape[0])
-      idx = perm[:steps_per_epoch * bs].reshape(steps_per_epoch, bs)
-
-      def body(state, i):
-        batch = {"x": x_train[idx[i]], "y": y_noisy[idx[i]], "cost": cost}
-        return step(state, batch, jax.random.fold_in(ekey, i + 1))
-
-      state, metrics = jax.lax.scan(body, state, jnp.arange(steps_per_epoch))
-      acc = _accuracy(model, state.params, x_test, y_test)
-      return state, (acc, jax.tree.map(jnp.mean, metrics))
-
-    keys = jax.random.split(key, num_epochs)
-    return jax.lax.scan(epoch, state, keys)
-
-  return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, None, None)))
+  s = int(jnp.shape(rng)[0])
+  num_steps = num_epochs * steps_per_epoch
+  every = int(config.get("checkpoint_every_epochs", 1)) * steps_per_epoch
+  writer = wtrain.MetricsWriter(
+      None if workdir is None else os.path.join(workdir, f"metrics_{name}.jsonl"))
+  ckpt = (wtrain.Checkpointer(workdir, subdir=f"checkpoints/{name}", max_to_keep=2)
+          if workdir is not None else None)
+  try:
+    state, info = wtrain.train_loop(
+        state, step, batches, rng=rng, num_steps=num_steps, num_seeds=s,
+        execution=config.get("execution", "auto"), checkpointer=ckpt, checkpoint_every=every,
+        writer=writer, log_every=steps_per_epoch, eval_fn=eval_fn, eval_every=steps_per_epoch,
+        desc=f"noisy_labels {name}")
+  finally:
+    if ckpt is not None:
+      ckpt.close()
+  records = writer.read()
+  acc = np.asarray([[h["acc"] for h in hist] for hist in info["history"]], np.float64)
+  return state, acc.reshape(s, num_epochs), _epoch_means(records, s, num_epochs), info
 
 
 def _warmup_cost(model, config, params, x_train, num_classes):
@@ -220,26 +250,34 @@ def load_class_embeddings(config, num_classes: int) -> np.ndarray:
 
 
 def run_setting(config, kind: str, rate: float, xtr, ytr, xte, yte, num_classes,
-                progress: tqdm | None = None, phases: dict | None = None) -> dict[str, Any]:
+                progress: tqdm | None = None, phases: dict | None = None,
+                workdir: str | None = None) -> dict[str, Any]:
   """Trains CCE, VAT and WAR on one noise setting for every seed; returns the per-seed curves.
 
-  ``phases`` caches the jitted phases across settings (same shapes: compiled once).
+  One :func:`train_phase` (one :func:`wassml.train.train_loop` over the stacked seeds) for the
+  shared CCE warm-up, then WAR's ground cost from the warm-up models, then one phase per method
+  from the warm-up states. ``phases`` caches the model, optimiser, jitted steps and evaluation
+  across settings (same shapes: compiled once). ``workdir`` (the setting's folder) holds every
+  phase's checkpoints: a killed run started again resumes where it stopped (None: no checkpoints).
   """
   phases = {} if phases is None else phases
-
-  def get_phase(method, num_epochs):
-    if (method, num_epochs) not in phases:
-      phases[(method, num_epochs)] = make_phase(
-          model, config, method, num_epochs=num_epochs, steps_per_epoch=spe,
-          warmup_steps=warmup_steps)
-    return phases[(method, num_epochs)]
-
   s = config.num_seeds
-  spe = len(xtr) // config.batch_size
+  bs = config.batch_size
+  spe = len(xtr) // bs
   warm_epochs = int(config.warmup_epochs)
   rest = int(config.num_epochs) - warm_epochs
   warmup_steps = warm_epochs * spe
-  model = build_model(config, num_classes)
+  if "model" not in phases:
+    phases["model"] = build_model(config, num_classes)
+    phases["tx"] = optax.adam(_lr_schedule(config, spe))
+    phases["accuracy"] = jax.jit(functools.partial(_accuracy, phases["model"]))
+  model, tx = phases["model"], phases["tx"]
+
+  def get_step(method):
+    if method not in phases:
+      phases[method] = jax.jit(make_step(model, config, method, warmup_steps))
+    return phases[method]
+
   base = jax.random.key(config.seed)
   seed_keys = [jax.random.fold_in(base, i) for i in range(s)]
 
@@ -247,46 +285,67 @@ def run_setting(config, kind: str, rate: float, xtr, ytr, xte, yte, num_classes,
   for k in seed_keys:
     yn, r = wdata.add_label_noise(jax.random.fold_in(k, 1), ytr, rate=rate, kind=kind,
                                   num_classes=num_classes)
-    noisy.append(yn)
+    noisy.append(np.asarray(yn))
     realised.append(r)
-  y_noisy = jnp.asarray(np.stack(noisy))
+  data = {"x": np.asarray(xtr), "y": np.stack(noisy)}  # [n, ...] inputs, [S, n] noisy labels
 
-  tx = optax.adam(_lr_schedule(config, spe))
   def init(k):
     params = model.init(jax.random.fold_in(k, 2), jnp.asarray(xtr[:1]), train=False)["params"]
     return wtrain.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
-  state = jax.vmap(init)(jnp.stack(seed_keys))
+  state = wtrain.stack_states([init(k) for k in seed_keys])
 
-  xtr_j, xte_j, yte_j = jnp.asarray(xtr), jnp.asarray(xte), jnp.asarray(yte)
-  dummy_cost = jnp.zeros((s, num_classes, num_classes))
+  xte_j, yte_j = jnp.asarray(xte), jnp.asarray(yte)
+  acc_fn = phases["accuracy"]
+
+  def eval_fn(st, seed):
+    del seed
+    return {"acc": acc_fn(st.params, xte_j, yte_j)}
+
+  def phase_keys(tag):
+    """``[S]`` batch keys and ``[S]`` step keys of a phase."""
+    keys = [jax.random.fold_in(k, tag) for k in seed_keys]
+    return (jnp.stack([jax.random.fold_in(k, 0) for k in keys]),
+            jnp.stack([jax.random.fold_in(k, 1) for k in keys]))
+
+  run = functools.partial(train_phase, config=config, steps_per_epoch=spe, eval_fn=eval_fn,
+                          workdir=workdir)
   curves: dict[str, list] = {}
+  starts: dict[str, int] = {}
   warm_curve = np.zeros((s, 0))
   if warm_epochs > 0:
-    phase = get_phase("cce", warm_epochs)
-    state, (acc, _) = phase(state, jnp.stack([jax.random.fold_in(k, 3) for k in seed_keys]),
-                            y_noisy, dummy_cost, xtr_j, xte_j, yte_j)
-    warm_curve = np.asarray(acc)
+    batch_keys, step_keys = phase_keys(3)
+    batches = wtrain.EpochBatches(data, bs, batch_keys, per_seed=("y",))
+    state, warm_curve, _, info = run(state, get_step("cce"), batches, num_epochs=warm_epochs,
+                                     rng=step_keys, name="warmup")
+    starts["warmup"] = info["start_step"]
     if progress is not None:
       progress.update(1)
-  cost = jax.vmap(lambda p: _warmup_cost(model, config, p, xtr_j, num_classes))(state.params)
-  cost = jnp.broadcast_to(cost, (s, num_classes, num_classes))
-  out: dict[str, Any] = {"realised_noise_rate": realised, "ground_cost": np.asarray(cost[0]).tolist()}
+  cost = jax.vmap(lambda p: _warmup_cost(model, config, p, jnp.asarray(xtr), num_classes))(
+      state.params)
+  cost = np.asarray(jnp.broadcast_to(cost, (s, num_classes, num_classes)))
+  out: dict[str, Any] = {"realised_noise_rate": realised, "ground_cost": cost[0].tolist()}
   for method in config.methods:
-    phase = get_phase(method, rest)
-    keys = jnp.stack([jax.random.fold_in(k, 10 + METHODS.index(method)) for k in seed_keys])
-    _, (acc, metrics) = phase(state, keys, y_noisy, cost, xtr_j, xte_j, yte_j)
-    acc = np.concatenate([warm_curve, np.asarray(acc)], axis=1)
+    batch_keys, step_keys = phase_keys(10 + METHODS.index(method))
+    batches = wtrain.EpochBatches(data, bs, batch_keys, per_seed=("y",))
+
+    def batch_fn(i, seed, batches=batches):
+      return {**batches(i, seed), "cost": cost[seed]}
+
+    _, acc, metrics, info = run(state, get_step(method), batch_fn, num_epochs=rest,
+                                rng=step_keys, name=method)
+    starts[method] = info["start_step"]
+    acc = np.concatenate([warm_curve, acc], axis=1)
     curves[method] = acc
     final = acc[:, -1]
     out[method] = {"mean": float(final.mean()), "std": float(final.std()),
                    "per_seed": final.tolist(), "curve_mean": acc.mean(0).tolist(),
-                   "final_reg": float(np.asarray(metrics["reg"])[:, -1].mean()),
-                   # Accuracy on the noisy training labels (running mean over each epoch's
-                   # batches, after the warm-up): above 1 - noise rate means the noise is fitted.
-                   "train_acc_noisy_curve": (100.0 * np.asarray(metrics["acc_noisy"]).mean(0)
-                                             ).tolist()}
+                   "final_reg": float(metrics["reg"][:, -1].mean()),
+                   # Accuracy on the noisy training labels (mean over each epoch's batches,
+                   # after the warm-up): above 1 - noise rate means the noise is fitted.
+                   "train_acc_noisy_curve": (100.0 * metrics["acc_noisy"].mean(0)).tolist()}
     if progress is not None:
       progress.update(1)
+  out["resumed_from_step"] = starts  # 0: the phase ran from its start
   return out
 
 
@@ -376,15 +435,11 @@ def plot_moons(config, path: str) -> dict[str, float]:
     params = model.init(jax.random.fold_in(key, 1), x[:1], train=False)["params"]
     state = wtrain.TrainState.create(apply_fn=model.apply, params=params,
                                           tx=optax.adam(mc.learning_rate))
-    step = make_step(model, mconf, method, warmup_steps=mc.warmup_steps)
-
-    @jax.jit
-    def train_all(state):
-      def body(state, i):
-        return step(state, {"x": x, "y": y, "cost": cost}, jax.random.fold_in(key, 100 + i))
-      return jax.lax.scan(body, state, jnp.arange(mc.steps))[0]
-
-    state = train_all(state)
+    step = jax.jit(make_step(model, mconf, method, warmup_steps=mc.warmup_steps))
+    batch = {"x": x, "y": y, "cost": cost}  # full batch
+    state, _ = wtrain.train_loop(state, step, lambda i: batch, rng=jax.random.fold_in(key, 100),
+                                 num_steps=mc.steps, execution=config.get("execution", "auto"),
+                                 log_every=mc.steps, desc=f"moons {method}")
     prob = jax.nn.softmax(_logits(model, state.params, grid), -1)[:, 1].reshape(xx.shape)
     accs[method] = float(_accuracy(model, state.params, jnp.asarray(test.x, jnp.float32),
                                    jnp.asarray(test.y)))
@@ -431,7 +486,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     for kind, rate in config.noise:
       name = f"{kind}_{int(round(100 * rate))}"
       settings[name] = run_setting(config, kind, float(rate), xtr, ytr, xte, yte, k, bar,
-                                   phases=phases)
+                                   phases=phases, workdir=os.path.join(workdir, name))
       write(complete=False)  # a run stopped later keeps its finished settings
   plot_curves(settings, os.path.join(workdir, "learning_curves.png"), config.warmup_epochs)
   if config.plots.simplex:

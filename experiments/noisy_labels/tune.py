@@ -16,6 +16,8 @@ and ``radius`` are set for the tuned method only (``config.beta[method]``); any 
 (``epsilon``, ``cost_floor``, ``war_debiased``, ...) is set on the config directly. Points run one
 after another (each compiles its own step: the radius and the divergence are static). Writes ``tune.json`` after every point (a
 crashed sweep keeps what it did) and ``tune.md`` (table, best point per method) at the end.
+Each point checkpoints under ``<workdir>/points/<index>_<method>``: a sweep killed and started
+again with the same workdir restores the finished points and resumes the interrupted one.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     if data is None:
       data = train._load(c)  # pylint: disable=protected-access
     xtr, ytr, xva, yva, k = data
-    out = train.run_setting(c, kind, float(rate), xtr, ytr, xva, yva, k)[method]
+    out = train.run_setting(c, kind, float(rate), xtr, ytr, xva, yva, k,
+                            workdir=os.path.join(workdir, "points", f"{i:03d}_{method}"))[method]
     curve = np.asarray(out["curve_mean"])
     row = {"method": method, **point,
            "score": float(curve[-int(t.last_epochs):].mean()),

@@ -1,9 +1,10 @@
 """Text Deconvolution Saliency against z-scores (Ducoffe 2018, part III, ch. 12).
 
 For each seed: tokenise the corpus (punctuation kept), cut 50-word windows, train skip-gram
-embeddings (wassml's own), train the thesis's TextCNN from them, and compare on held-out windows
-with the z-score classifier (sum of word z-scores). Then compute the Text Deconvolution Saliency
-of every test window in one jitted call per batch, correlate it with the words' z-scores
+embeddings (wassml's own), train the thesis's TextCNN from them (the seeds' CNNs together,
+through ``wassml.train.train_loop``; checkpoints under ``<workdir>/checkpoints``, so a killed run
+resumes), and compare on held-out windows with the z-score classifier (sum of word z-scores).
+Then compute the Text Deconvolution Saliency of every test window in one jitted call per batch, correlate it with the words' z-scores
 (Pearson, per window), pick windows the CNN gets right and the z-score wrong (co-occurrences the
 z-score misses), and render saliency pages (HTML + PNG). A planted-n-gram task checks that the
 saliency finds the words that decide the class (precision@k).
@@ -22,10 +23,12 @@ import time
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from wassml.nn import TextCNN
+from wassml.train import unstack_states
 from wassml.text import (PAD, SaliencyExample, Vocab, ZScoreClassifier, batched_apply,
                          load_corpus, make_windows, pearson, planted_corpus, precision_at_k,
                          render_html, render_png, text_cnn_saliency, tokenize, train_skipgram,
@@ -94,35 +97,52 @@ def _model(config, vocab_size: int, num_classes: int):
                  hidden=config.hidden, dropout_rate=config.dropout_rate)
 
 
-def run_seed(config, data, seed: int) -> dict[str, Any]:
-  """Skip-gram + TextCNN for one seed; returns accuracies, saliency and timings."""
+def run_seeds(config, data, seeds, workdir=None) -> list[dict[str, Any]]:
+  """Skip-gram + TextCNN for every seed; returns each seed's accuracy, saliency and timings.
+
+  The skip-gram embeddings are trained seed after seed; the TextCNNs of all seeds then train
+  together (one :func:`wassml.train.train_loop` over the stacked seeds, ``config.execution``),
+  checkpointing every epoch under ``<workdir>/checkpoints/text_cnn`` (a killed run resumes
+  there). ``time_cnn_s`` is each seed's share of that joint training.
+  """
   vocab, wtr, wte = data["vocab"], data["train"], data["test"]
-  rng = jax.random.key(seed)
-  k_sg, k_cnn = jax.random.split(rng)
-  t0 = time.time()
-  emb, sg_info = None, {"loss": []}
-  if config.skipgram_steps > 0:
-    emb, sg_info = train_skipgram(
-        k_sg, [vocab.encode(t) for t in data["train_tokens"]], len(vocab),
-        dim=config.embed_dim, window=config.skipgram_window,
-        num_negatives=config.skipgram_negatives, batch_size=config.skipgram_batch_size,
-        num_steps=config.skipgram_steps, learning_rate=config.skipgram_learning_rate,
-        progress=config.progress)
-  t_sg = time.time() - t0
+  embs, sg_losses, t_sg, cnn_keys = [], [], [], []
+  for seed in seeds:
+    k_sg, k_cnn = jax.random.split(jax.random.key(seed))
+    cnn_keys.append(k_cnn)
+    t0 = time.time()
+    emb, sg_info = None, {"loss": []}
+    if config.skipgram_steps > 0:
+      emb, sg_info = train_skipgram(
+          k_sg, [vocab.encode(t) for t in data["train_tokens"]], len(vocab),
+          dim=config.embed_dim, window=config.skipgram_window,
+          num_negatives=config.skipgram_negatives, batch_size=config.skipgram_batch_size,
+          num_steps=config.skipgram_steps, learning_rate=config.skipgram_learning_rate,
+          progress=config.progress)
+    embs.append(emb)
+    sg_losses.append(list(map(float, sg_info["loss"])))
+    t_sg.append(time.time() - t0)
   model = _model(config, len(vocab), data["num_classes"])
-  state, hist = train_text_cnn(k_cnn, model, wtr.ids, wtr.labels, num_epochs=config.num_epochs,
-                               batch_size=config.batch_size,
-                               learning_rate=config.learning_rate, embeddings=emb,
-                               progress=config.progress)
-  t_cnn = time.time() - t0 - t_sg
-  t1 = time.time()
-  sal, logits = batched_apply(text_cnn_saliency(model), {"params": state.params}, wte.ids,
-                              batch_size=config.eval_batch_size)
-  t_sal = time.time() - t1
-  pred = logits.argmax(-1)
-  return {"seed": seed, "cnn_accuracy": float(np.mean(pred == wte.labels)), "pred": pred,
-          "saliency": sal, "history": hist, "skipgram_loss": list(map(float, sg_info["loss"])),
-          "time_skipgram_s": t_sg, "time_cnn_s": t_cnn, "time_saliency_s": t_sal}
+  t0 = time.time()
+  state, hists = train_text_cnn(
+      jnp.stack(cnn_keys), model, wtr.ids, wtr.labels, num_epochs=config.num_epochs,
+      batch_size=config.batch_size, learning_rate=config.learning_rate,
+      embeddings=None if embs[0] is None else np.stack(embs),
+      execution=config.get("execution", "auto"), workdir=workdir, name="text_cnn")
+  t_cnn = (time.time() - t0) / len(seeds)
+  saliency = text_cnn_saliency(model)
+  runs = []
+  for seed, st, hist, sg_loss, t in zip(seeds, unstack_states(state, len(seeds)), hists,
+                                        sg_losses, t_sg):
+    t1 = time.time()
+    sal, logits = batched_apply(saliency, {"params": st.params}, wte.ids,
+                                batch_size=config.eval_batch_size)
+    t_sal = time.time() - t1
+    pred = logits.argmax(-1)
+    runs.append({"seed": seed, "cnn_accuracy": float(np.mean(pred == wte.labels)),
+                 "pred": pred, "saliency": sal, "history": hist, "skipgram_loss": sg_loss,
+                 "time_skipgram_s": t, "time_cnn_s": t_cnn, "time_saliency_s": t_sal})
+  return runs
 
 
 def _top_span(sal_row, mask_row, width: int) -> int:
@@ -159,8 +179,9 @@ def cooccurrence_examples(data, z, sal, cnn_pred, z_pred, *, width: int, limit: 
   return out[:limit], int(idx.size)
 
 
-def planted_check(config, seed: int) -> dict[str, Any]:
-  """Order-only planted n-grams: CNN vs z-score accuracy and saliency precision@k."""
+def planted_check(config, seed: int, workdir=None) -> dict[str, Any]:
+  """Order-only planted n-grams: CNN vs z-score accuracy and saliency precision@k (the CNN
+  checkpoints under ``<workdir>/checkpoints/planted_cnn``)."""
   p = config.planted
   kw = dict(num_classes=p.num_classes, length=p.length, vocab_size=p.vocab_size, ngram=p.ngram,
             kind="order", seed=seed)
@@ -173,7 +194,8 @@ def planted_check(config, seed: int) -> dict[str, Any]:
                   num_filters=p.num_filters, hidden=p.hidden)
   state, _ = train_text_cnn(jax.random.key(seed), model, wtr.ids, wtr.labels,
                             num_epochs=p.num_epochs, batch_size=32, learning_rate=3e-3,
-                            progress=False)
+                            execution=config.get("execution", "auto"), workdir=workdir,
+                            name="planted_cnn")
   sal, logits = batched_apply(text_cnn_saliency(model), {"params": state.params}, wte.ids,
                               batch_size=p.num_test)
   zc = ZScoreClassifier(p.num_classes, len(vocab)).fit(wtr.ids, wtr.mask, wtr.labels)
@@ -260,7 +282,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   z_pred = np.asarray(zclf.predict(wte.ids, wte.mask))
   z_acc = float(np.mean(z_pred == wte.labels))
 
-  runs = [run_seed(config, data, int(s)) for s in config.seeds]
+  runs = run_seeds(config, data, [int(s) for s in config.seeds], workdir)
   best = runs[0]  # saliency, examples and correlations are reported for the first seed
   sal, cnn_pred = best["saliency"], best["pred"]
   wz = np.asarray(word_zscores(wte.ids, wte.mask, z, cnn_pred))
@@ -307,7 +329,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   render_html(pages, workdir / "saliency.html",
               title=f"Text Deconvolution Saliency vs z-score ({config.dataset})")
 
-  planted = planted_check(config, int(config.seeds[0])) if config.planted.enabled else None
+  planted = (planted_check(config, int(config.seeds[0]), workdir) if config.planted.enabled
+             else None)
   _plots(workdir, runs, z_acc, corr, names)
 
   accs = [r["cnn_accuracy"] for r in runs]
@@ -335,6 +358,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                    "saliency_all_test_windows": [r["time_saliency_s"] for r in runs],
                    "total": time.time() - start},
       "final_train_accuracy": [r["history"]["accuracy"][-1] for r in runs],
+      # The TextCNN's first step (0 unless it resumed from a checkpoint in workdir).
+      "resumed_from_step": runs[0]["history"]["start_step"],
       "skipgram_final_loss": [r["skipgram_loss"][-1] if r["skipgram_loss"] else None
                               for r in runs],
       "config": config.to_dict(),

@@ -10,11 +10,15 @@ Feature importance: (a) synthetic data whose first ``num_informative`` features 
 structure and the rest are noise; ``phi`` = encoder of an auto-encoder trained without labels;
 precision@k of the per-feature Wasserstein derivatives and of ``|F*|`` against the truth.
 (b) the Fashion-MNIST importance map ``|F*|`` as an image.
+
+Every network (three classifiers, two auto-encoders) trains through ``wassml.train.train_loop``
+on epochs of minibatches (``config.execution``) and checkpoints under
+``<workdir>/checkpoints/<model>``: a killed run started again with the same workdir restores the
+finished models and resumes the interrupted one.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import platform
@@ -27,7 +31,6 @@ import matplotlib
 import ml_collections
 import numpy as np
 import optax
-from tqdm import tqdm
 
 from wassml import data as wdata
 from wassml import nn as wnn
@@ -43,21 +46,31 @@ FMNIST_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Sh
 
 
 # ----------------------------------------------------------------------------- training
-def _fit(state, loss_fn, x, y, *, epochs, batch_size, key, progress, desc):
-  step = wtrain.make_step(loss_fn)
-  spe = len(x) // batch_size
-  xj, yj = jnp.asarray(x), jnp.asarray(y)
-
-  @jax.jit
-  def epoch(state, k):
-    perm = jax.random.permutation(k, len(x))[:spe * batch_size].reshape(spe, batch_size)
-    def body(st, i):
-      return step(st, {"x": xj[perm[i]], "y": yj[perm[i]]}, jax.random.fold_in(k, i + 1))
-    return jax.lax.scan(body, state, jnp.arange(spe))
-
-  for e in tqdm(range(epochs), desc=desc, disable=not progress):
-    state, _ = epoch(state, jax.random.fold_in(key, e))
+def _fit(state, loss_fn, x, y, *, epochs, batch_size, key, execution="auto", workdir=None,
+         name="model", resumed=None):
+  """``epochs`` epochs of ``loss_fn`` through :func:`wassml.train.train_loop`; checkpoints every
+  epoch under ``<workdir>/checkpoints/<name>`` (a killed run resumes there; None: none)."""
+  step = jax.jit(wtrain.make_step(loss_fn))
+  batches = wtrain.EpochBatches({"x": x, "y": y}, batch_size, jax.random.fold_in(key, 0))
+  spe = batches.steps_per_epoch
+  state, info = _train(state, step, batches, rng=jax.random.fold_in(key, 1),
+                       num_steps=epochs * spe, every=spe, execution=execution, workdir=workdir,
+                       name=name)
+  if resumed is not None:
+    resumed[name] = info["start_step"]
   return state
+
+
+def _train(state, step, batches, *, rng, num_steps, every, execution, workdir, name):
+  ckpt = (wtrain.Checkpointer(workdir, subdir=f"checkpoints/{name}", max_to_keep=2)
+          if workdir is not None else None)
+  try:
+    return wtrain.train_loop(state, step, batches, rng=rng, num_steps=num_steps,
+                             execution=execution, checkpointer=ckpt, checkpoint_every=every,
+                             log_every=every, desc=name)
+  finally:
+    if ckpt is not None:
+      ckpt.close()
 
 
 def _two_head_loss(apply_fn, num_t):
@@ -68,7 +81,10 @@ def _two_head_loss(apply_fn, num_t):
   return loss_fn
 
 
-def run_uncertainty(config, key) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_uncertainty(config, key, workdir: str | None = None,
+                    resumed: dict | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+  """The three models and their OOD scores; ``workdir``: where they checkpoint (None: nowhere);
+  ``resumed`` gets each model's first step (0 unless it resumed from a checkpoint)."""
   tr = wdata.load(config.dataset, "train", max_examples=config.num_train)
   te = wdata.load(config.dataset, "test", max_examples=config.num_test)
   h = int(config.held_out_class)
@@ -80,21 +96,22 @@ def run_uncertainty(config, key) -> tuple[dict[str, Any], dict[str, Any]]:
   is_ood = te.y == h
   k = tr.num_classes - 1
   tx = optax.adam(config.learning_rate)
-  common = dict(epochs=config.epochs, batch_size=config.batch_size, progress=config.progress)
+  common = dict(epochs=config.epochs, batch_size=config.batch_size,
+                execution=config.get("execution", "auto"), workdir=workdir, resumed=resumed)
 
   two = unc.TwoHeadClassifier(trunk=wnn.MLP(hidden=tuple(config.hidden), num_outputs=None),
                               num_classes=k)
   s_two = wtrain.create_train_state(jax.random.fold_in(key, 0), two, xtr[:1], tx)
-  s_two = _fit(s_two, _two_head_loss(s_two.apply_fn, config.num_t), xtr, ytr, key=jax.random.fold_in(key, 1),
-               desc="two-head", **common)
+  s_two = _fit(s_two, _two_head_loss(s_two.apply_fn, config.num_t), xtr, ytr,
+               key=jax.random.fold_in(key, 1), name="two_head", **common)
   plain = wnn.MLP(hidden=tuple(config.hidden), num_outputs=k)
   s_plain = wtrain.create_train_state(jax.random.fold_in(key, 2), plain, xtr[:1], tx)
   s_plain = _fit(s_plain, wtrain.classifier_loss(s_plain), xtr, ytr,
-                 key=jax.random.fold_in(key, 3), desc="softmax", **common)
+                 key=jax.random.fold_in(key, 3), name="softmax", **common)
   drop = wnn.MLP(hidden=tuple(config.hidden), num_outputs=k, dropout_rate=config.dropout_rate)
   s_drop = wtrain.create_train_state(jax.random.fold_in(key, 4), drop, xtr[:1], tx)
   s_drop = _fit(s_drop, wtrain.classifier_loss(s_drop), xtr, ytr,
-                key=jax.random.fold_in(key, 5), desc="dropout", **common)
+                key=jax.random.fold_in(key, 5), name="dropout", **common)
 
   la, lb = wtrain.predict(s_two, xte)
   p_two = np.asarray(unc.mixture_probs(la, lb))
@@ -122,13 +139,14 @@ def run_uncertainty(config, key) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- importance
-def _fit_autoencoder(key, x, *, latent, hidden, steps, lr=1e-3, batch=128, weight_decay=0.0):
+def _fit_autoencoder(key, x, *, latent, hidden, steps, lr=1e-3, batch=128, weight_decay=0.0,
+                     execution="auto", workdir=None, name="autoencoder", resumed=None):
   """phi = encoder of an auto-encoder trained without labels (MSE + L2). The L2 term removes the
   random initial weights on inputs the data never uses (e.g. always-black pixels), on which the
-  metric would otherwise stay arbitrarily sensitive."""
+  metric would otherwise stay arbitrarily sensitive. Trained by :func:`wassml.train.train_loop`
+  on epochs of minibatches, checkpointing under ``<workdir>/checkpoints/<name>``."""
   ae = wnn.AutoEncoder(input_dim=x.shape[1], latent_dim=latent, hidden=tuple(hidden))
   state = wtrain.create_train_state(key, ae, x[:1], optax.adam(lr))
-  xj = jnp.asarray(x)
 
   def loss_fn(params, batch_stats, b, rng):
     out, _ = wtrain.apply_model(state.apply_fn, params, b["x"])
@@ -136,12 +154,13 @@ def _fit_autoencoder(key, x, *, latent, hidden, steps, lr=1e-3, batch=128, weigh
     l2 = sum(jnp.sum(w ** 2) for w in jax.tree.leaves(params))
     return jnp.mean((recon - b["x"]) ** 2) + weight_decay * l2, ({}, batch_stats)
 
-  def batch_fn(k, i):
-    return {"x": xj[jax.random.choice(k, xj.shape[0], (min(batch, xj.shape[0]),))]}
-
-  step = wtrain.make_step(loss_fn)
-  state, _ = jax.jit(functools.partial(wtrain.run_steps, step, num_steps=steps,
-                                       batch_fn=batch_fn))(state, jax.random.fold_in(key, 1))
+  batches = wtrain.EpochBatches({"x": np.asarray(x)}, min(batch, x.shape[0]),
+                                jax.random.fold_in(key, 1))
+  state, info = _train(state, jax.jit(wtrain.make_step(loss_fn)), batches,
+                       rng=jax.random.fold_in(key, 2), num_steps=steps,
+                       every=max(steps // 4, 1), execution=execution, workdir=workdir, name=name)
+  if resumed is not None:
+    resumed[name] = info["start_step"]
   return lambda z: ae.apply({"params": state.params}, z, method=ae.encode)
 
 
@@ -160,14 +179,18 @@ def synthetic_informative(key, *, dim, num_informative, num_samples, cluster_sep
   return x.astype(np.float32), informative
 
 
-def run_feature_importance(config, key) -> tuple[dict[str, Any], np.ndarray]:
+def run_feature_importance(config, key, workdir: str | None = None,
+                           resumed: dict | None = None) -> tuple[dict[str, Any], np.ndarray]:
+  """Synthetic precision@k and the Fashion-MNIST importance map (auto-encoders checkpoint under
+  ``workdir``, see :func:`run_uncertainty`)."""
   c = config.fi
+  common = dict(execution=config.get("execution", "auto"), workdir=workdir, resumed=resumed)
   x, informative = synthetic_informative(
       jax.random.fold_in(key, 0), dim=c.dim, num_informative=c.num_informative,
       num_samples=c.num_samples, cluster_sep=c.cluster_sep, cluster_std=c.cluster_std,
       noise_std=c.noise_std)
   phi = _fit_autoencoder(jax.random.fold_in(key, 1), x, latent=c.latent_dim, hidden=c.ae_hidden,
-                         steps=c.ae_steps)
+                         steps=c.ae_steps, name="ae_synthetic", **common)
   f_star, hist = fi.importance_direction(jax.random.fold_in(key, 2), phi, x, t=c.t,
                                          num_steps=c.ascent_steps, batch_size=c.ot_batch)
   xb = jnp.asarray(x[:c.ot_batch])
@@ -189,7 +212,8 @@ def run_feature_importance(config, key) -> tuple[dict[str, Any], np.ndarray]:
   xf = tr.x.reshape(len(tr), -1).astype(np.float32)
   phi_f = _fit_autoencoder(jax.random.fold_in(key, 3), xf, latent=c.fmnist_latent,
                            hidden=c.fmnist_ae_hidden, steps=c.fmnist_ae_steps,
-                           weight_decay=c.get("fmnist_weight_decay", 0.0))
+                           weight_decay=c.get("fmnist_weight_decay", 0.0),
+                           name="ae_fashion_mnist", **common)
   f_img, hist_f = fi.importance_direction(jax.random.fold_in(key, 4), phi_f, xf, t=c.t,
                                           num_steps=c.fmnist_ascent_steps,
                                           batch_size=c.ot_batch)
@@ -205,9 +229,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   os.makedirs(workdir, exist_ok=True)
   t0 = time.time()
   key = jax.random.key(config.seed)
-  res, top = run_uncertainty(config, jax.random.fold_in(key, 0))
-  fres, fmap = run_feature_importance(config, jax.random.fold_in(key, 1))
+  resumed: dict[str, int] = {}
+  res, top = run_uncertainty(config, jax.random.fold_in(key, 0), workdir, resumed)
+  fres, fmap = run_feature_importance(config, jax.random.fold_in(key, 1), workdir, resumed)
   res["feature_importance"] = fres
+  res["resumed_from_step"] = resumed  # per model; 0: trained from its start
   _plot_top(top, os.path.join(workdir, "top_uncertain.png"), res["held_out_class"])
   _plot_importance(fmap, fres["synthetic"], os.path.join(workdir, "feature_importance.png"))
   res["seconds"] = time.time() - t0

@@ -9,6 +9,7 @@ import pytest
 
 from experiments.clustering import train
 from experiments.clustering.configs import (default, digits, digits_long, fashion_mnist,
+from tests.fixtures import Killed, dying
                                            fashion_mnist_adv3000, fashion_mnist_long, moons, moons_v4,
                                            moons_v4_selection, moons_v5, moons_v5_selection_dev, quick)
 
@@ -95,10 +96,11 @@ def test_code_label_runs_counts_label_intervals_along_the_code():
 def test_model_selection_refuses_non_finite_scores(monkeypatch):
   """A K whose generator went NaN must stop the run with its seed and K named, not be scored
   (the exact solver returns 0 on NaN costs, which once 'selected' a broken K)."""
-  def fake(key, x, xh, cfg, ks, **kw):
-    w = jnp.ones((len(ks), 2)).at[1].set(jnp.nan)
-    return {"w": w, "mean_w": w.mean(-1), "se_w": w.std(-1), "selected": jnp.int32(0),
-            "selected_min": jnp.int32(0)}
+  def fake(keys, x, xh, cfg, ks, **kw):  # [S] keys: every output stacked over the seeds
+    w = jnp.ones((len(keys), len(ks), 2)).at[0, 1].set(jnp.nan)
+    zero = jnp.zeros(len(keys), jnp.int32)
+    return {"w": w, "mean_w": w.mean(-1), "se_w": w.std(-1), "selected": zero,
+            "selected_min": zero}
   monkeypatch.setattr(train.pipeline, "run_model_selection", fake)
   c = quick.get_config()
   cfg = train.model_config(c)
@@ -188,3 +190,46 @@ def test_quantile_map_accuracy_matches_quadrature(means, sds, weights, separated
     assert got > 0.999
   else:
     assert got < 0.99
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+  """A run killed inside WAMiC's adversarial phase, started again in its workdir, restores the
+  finished phases, resumes the adversarial phase from its last checkpoint and reports the
+  uninterrupted run's results."""
+  c = _tiny_moons()
+  c.num_seeds = 2
+  m = c.model
+  m.ae_steps, m.adv_steps, m.encoder_steps, m.critic_warmup_steps = 20, 12, 4, 2
+  m.run_diwac, m.diwac_distill_steps, m.diwac_steps, m.diwac_num_critic = True, 3, 3, 1
+  m.diwac_hidden, m.diwac_critic_hidden = (8,), (8,)
+  c.model_selection.enabled = False
+  c.raw_baselines = False
+  c.plots = False
+  c.checkpoint_every = 4
+  real = train.pipeline.wtrain.train_loop
+  starts = {}
+
+  def spy(state, step_fn, batch_fn, *, kill_at=None, **kw):
+    out = real(state, step_fn, dying(batch_fn, kill_at), **kw)
+    starts[kw["desc"]] = out[1]["start_step"]
+    return out
+
+  monkeypatch.setattr(train.pipeline.wtrain, "train_loop", spy)
+  ref = train.train_and_evaluate(c, str(tmp_path / "ref"))
+  monkeypatch.setattr(train.pipeline.wtrain, "train_loop", lambda *a, **kw: spy(
+      *a, kill_at=10 if kw["desc"] == "adversarial" else None, **kw))
+  with pytest.raises(Killed):
+    train.train_and_evaluate(c, str(tmp_path / "run"))
+  monkeypatch.setattr(train.pipeline.wtrain, "train_loop", spy)
+  starts.clear()
+  got = train.train_and_evaluate(c, str(tmp_path / "run"))
+  assert starts == {"autoencoder": 20, "diwac_distill": 3, "diwac": 3, "critic_warmup": 2,
+                    "adversarial": 8, "encoder": 0}
+  for method in ("ae_kmeans", "ae_gmm", "wamic", "diwac"):
+    for metric in ("accuracy", "nmi", "ari"):
+      np.testing.assert_allclose(got["methods"][method][metric]["per_seed"],
+                                 ref["methods"][method][metric]["per_seed"], atol=1e-6)
+  assert set(got["final_curves"]) == set(ref["final_curves"])
+  for name, values in ref["final_curves"].items():
+    np.testing.assert_allclose(got["final_curves"][name], values, rtol=1e-5, atol=1e-6)
+  assert got["code_label_runs"] == ref["code_label_runs"]

@@ -9,6 +9,7 @@ import pytest
 from experiments.domain_adaptation import train
 from experiments.domain_adaptation.configs import default as default_config
 from experiments.domain_adaptation.configs import quick as quick_config
+from tests.fixtures import Killed, dying
 
 
 def test_quick_config_results(tmp_path):
@@ -180,10 +181,52 @@ def test_pretraining_is_shared_by_pairs_with_the_same_source(tmp_path, monkeypat
   config.methods = ["source_only"]
   config.pretrain_steps, config.steps, config.eval_every = 3, 2, 2
   config.seeds = [0, 1]
-  # Both moons pairs have the same source sample for a seed: one pre-training per seed.
+  # Both moons pairs have the same source sample for a seed: one pre-training (of both seeds
+  # together), run for the first pair and reused by the second.
   res = train.train_and_evaluate(config, str(tmp_path))
-  assert len(calls) == 2 and all("moons_rot30" in c for c in calls), calls
+  assert len(calls) == 1 and "moons_rot30" in calls[0], calls
   assert set(res["source_only"]) == {"moons_rot30", "moons_rot50"}
+  assert set(res["runs"]["moons_rot50"]["source_only"]) == {"0", "1"}
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+  """A run killed inside JUMBOT's training, started again in its workdir, restores the finished
+  runs, resumes JUMBOT from its last checkpoint and ends with the uninterrupted run's results."""
+  config = quick_config.get_config()
+  config.progress = False
+  config.pairs = ["moons_rot30"]
+  config.methods = ["source_only", "jumbot"]
+  config.seeds = [0, 1]
+  config.pretrain_steps, config.steps, config.eval_every = 20, 40, 10
+  config.checkpoint_every = None        # at every evaluation
+  real = train.wtrain.train_loop
+  starts = {}
+
+  def spy(state, step_fn, batch_fn, *, kill_at=None, **kw):
+    out = real(state, step_fn, dying(batch_fn, kill_at), **kw)
+    starts[kw["desc"]] = out[1]["start_step"]
+    return out
+
+  monkeypatch.setattr(train.wtrain, "train_loop", spy)
+  ref = train.train_and_evaluate(config, str(tmp_path / "ref"))
+  monkeypatch.setattr(train.wtrain, "train_loop", lambda *a, **kw: spy(
+      *a, kill_at=25 if "jumbot" in kw["desc"] else None, **kw))
+  with pytest.raises(Killed):
+    train.train_and_evaluate(config, str(tmp_path / "run"))
+  monkeypatch.setattr(train.wtrain, "train_loop", spy)
+  starts.clear()
+  got = train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert starts == {"moons_rot30 pretrain": 20, "moons_rot30 source_only": 40,
+                    "moons_rot30 jumbot": 20}
+  for method in config.methods:
+    for seed in ("0", "1"):
+      want = ref["runs"]["moons_rot30"][method][seed]
+      have = got["runs"]["moons_rot30"][method][seed]
+      assert have["history"]["step"] == [10, 20, 30, 40]
+      assert set(have["history"]) == set(want["history"])
+      for name, values in want["history"].items():
+        np.testing.assert_allclose(have["history"][name], values, rtol=1e-5, atol=1e-6)
+      assert have["selected"] == pytest.approx(want["selected"])
 
 
 def test_report_paired_differences_and_last_rule_header():

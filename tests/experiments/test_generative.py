@@ -119,3 +119,42 @@ def test_sweep_config_runs_only_the_sweep(tmp_path):
   config.sweep_cfg.batch_sizes = (64,)  # m > n = 32 data samples per step
   with pytest.raises(ValueError, match="data_batch_size"):
     train.train_and_evaluate(config, str(tmp_path / "bad"))
+
+
+def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+  """A sweep killed inside its second grid point (step 3, last checkpoint 2) and restarted in the
+  same workdir restores the finished point, resumes the other, and reports the numbers of an
+  uninterrupted sweep."""
+  from experiments.generative import sweep
+  from experiments.generative.configs import sweep as sweep_config
+  config = sweep_config.get_config()
+  config.num_train, config.num_heldout = 200, 50
+  config.sweep_cfg.batch_sizes, config.sweep_cfg.num_batches = (8,), (1, 2)
+  config.sweep_cfg.num_seeds, config.sweep_cfg.num_steps = 2, 6
+  config.sweep_cfg.data_batch_size = 32
+  config.sweep_cfg.checkpoint_every = 2
+  full = train.train_and_evaluate(config, str(tmp_path / "full"))["sweep"]["table"]
+  assert [r["resumed_from_step"] for r in full] == [0, 0]
+
+  loop = sweep.wtrain.train_loop
+
+  def killed_loop(state, step_fn, batch_fn, **kw):
+    if kw.get("desc") != "m=8 k=2":
+      return loop(state, step_fn, batch_fn, **kw)
+
+    def batch(i, s):
+      if i == 3:
+        raise KeyboardInterrupt("killed")
+      return batch_fn(i, s)
+    return loop(state, step_fn, batch, **kw)
+
+  monkeypatch.setattr(sweep.wtrain, "train_loop", killed_loop)
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(config, str(tmp_path / "killed"))
+  monkeypatch.setattr(sweep.wtrain, "train_loop", loop)
+  again = train.train_and_evaluate(config, str(tmp_path / "killed"))["sweep"]["table"]
+  assert [r["resumed_from_step"] for r in again] == [6, 2]
+  for a, b in zip(again, full):
+    assert (a["m"], a["k"]) == (b["m"], b["k"])
+    np.testing.assert_allclose([a["w2_mean"], a["w2_std"]], [b["w2_mean"], b["w2_std"]],
+                               rtol=1e-5)

@@ -9,6 +9,7 @@ import pytest
 from experiments.noisy_labels import train
 from experiments.noisy_labels.configs import default
 from experiments.noisy_labels.configs import quick
+from tests.fixtures import Killed, dying
 
 
 def test_quick_config(tmp_path):
@@ -130,6 +131,13 @@ def test_cpu_v6_runs_the_best_validation_points_of_stages_8_to_10():
   probe = cnn_probe.get_config()
   assert probe.model == "small_cnn" and probe.num_epochs == 3
   assert {m for m, _ in tune.grid_points(probe.tune.grid.to_dict())} == {"vat", "war"}
+  # cnn_probe.py:vat: exactly the timed VAT point, alone (to time it again on train_loop).
+  vat = cnn_probe.get_config("vat")
+  assert tune.grid_points(vat.tune.grid.to_dict()) == [("vat", {"beta": 1.0})]
+  pv, pp = (tune.point_config(c, "vat", {"beta": 1.0}).to_dict() for c in (vat, probe))
+  assert {k for k in pp if pp[k] != pv[k]} == {"tune"}
+  with pytest.raises(ValueError, match="unknown point"):
+    cnn_probe.get_config("mixup")
 
 
 def test_tune_runs_on_tiny_data(tmp_path):
@@ -173,3 +181,35 @@ def test_embedding_ground_cost_from_committed_class_name_vectors(tmp_path):
   c.class_embeddings = None
   with pytest.raises(ValueError, match="10 class embeddings for 3 classes"):
     train._warmup_cost(None, c, None, None, 3)  # pylint: disable=protected-access
+
+
+def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path, monkeypatch):
+  """A run killed inside WAR's phase, started again in its workdir, restores the finished
+  warm-up and CCE phases, resumes WAR from its last checkpoint and ends with the same numbers."""
+  c = quick.get_config()
+  c.num_train, c.num_test, c.batch_size = 300, 200, 50  # 6 steps per epoch
+  c.num_epochs, c.warmup_epochs, c.num_seeds = 4, 1, 2
+  c.methods = ("cce", "war")
+  c.cost_examples = 300
+  c.plots.simplex = c.plots.moons = False
+  spe, kill_at = 6, 2 * 6 + 1  # WAR's third epoch: its last checkpoint is at step 12
+  ref = train.train_and_evaluate(c, str(tmp_path / "ref"))["settings"]["symmetric_40"]
+
+  phase = train.train_phase
+
+  def killing_phase(state, step, batches, **kw):
+    if kw["name"] == "war":
+      return phase(state, step, dying(batches, kill_at), **kw)
+    return phase(state, step, batches, **kw)
+
+  monkeypatch.setattr(train, "train_phase", killing_phase)
+  with pytest.raises(Killed):
+    train.train_and_evaluate(c, str(tmp_path / "run"))
+  monkeypatch.setattr(train, "train_phase", phase)
+  got = train.train_and_evaluate(c, str(tmp_path / "run"))["settings"]["symmetric_40"]
+  assert ref["resumed_from_step"] == {"warmup": 0, "cce": 0, "war": 0}
+  assert got["resumed_from_step"] == {"warmup": spe, "cce": 3 * spe, "war": 2 * spe}
+  np.testing.assert_allclose(got["ground_cost"], ref["ground_cost"], rtol=1e-6)
+  for m in c.methods:
+    for key in ("per_seed", "curve_mean", "train_acc_noisy_curve", "final_reg"):
+      np.testing.assert_allclose(got[m][key], ref[m][key], rtol=1e-5, err_msg=f"{m} {key}")

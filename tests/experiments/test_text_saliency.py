@@ -11,6 +11,7 @@ from experiments.text_saliency import train
 from experiments.text_saliency.configs import default, quick
 from wassml.text import FORTUNES_INSTALL
 from wassml.text.corpus import FORTUNES_DIR
+from tests.fixtures import Killed
 
 _HAVE_FORTUNES = pathlib.Path(FORTUNES_DIR, "computers").is_file()
 
@@ -72,3 +73,40 @@ def test_mid_config(tmp_path):
   assert len(r["cnn_accuracy_per_seed"]) == 3
   assert min(r["cnn_accuracy_per_seed"]) > r["zscore_accuracy"] > 0.4
   assert r["planted"]["precision_at_1_abs"] >= 0.9
+
+
+def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path, monkeypatch):
+  """Two seeds' TextCNNs trained together (planted corpus, no download): a run killed in the
+  CNN's second epoch, started again in its workdir, resumes from the first epoch's checkpoint
+  and ends with the same accuracies, saliency correlations and training curves."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from wassml import train as wtrain  # pylint: disable=g-import-not-at-top
+  c = quick.get_config()
+  c.dataset = "planted"
+  c.data_kwargs = ml_collections.ConfigDict(dict(num_texts=240, length=40, vocab_size=60))
+  c.class_names = []
+  c.max_train_texts = c.max_test_texts = -1
+  c.window, c.min_tokens = 40, 5
+  c.skipgram_steps, c.skipgram_batch_size = 20, 128
+  c.embed_dim, c.num_filters, c.hidden, c.num_epochs, c.batch_size = 8, 8, 8, 3, 40
+  c.seeds = (0, 1)
+  c.planted.enabled = False
+  c.num_examples, c.num_rendered = 2, 1
+  ref = train.train_and_evaluate(c, str(tmp_path / "ref"))
+  spe = 240 // 40
+  kill_at = spe + 2
+
+  class Killing(wtrain.EpochBatches):
+    def __call__(self, i, s=None):
+      if i == kill_at:
+        raise Killed()
+      return super().__call__(i, s)
+
+  monkeypatch.setattr(wtrain, "EpochBatches", Killing)
+  with pytest.raises(Killed):
+    train.train_and_evaluate(c, str(tmp_path / "run"))
+  monkeypatch.undo()
+  got = train.train_and_evaluate(c, str(tmp_path / "run"))
+  assert ref["resumed_from_step"] == 0 and got["resumed_from_step"] == spe
+  for key in ("cnn_accuracy_per_seed", "mean_correlation_per_seed", "final_train_accuracy"):
+    np.testing.assert_allclose(got[key], ref[key], rtol=1e-5, err_msg=key)

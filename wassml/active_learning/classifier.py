@@ -21,7 +21,7 @@ from jax.typing import ArrayLike
 __all__ = ["Classifier", "eval_apply_fn", "example_logits_fn"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _eval_fn(module: nn.Module):
   @jax.jit
   def f(variables, x):
@@ -31,7 +31,7 @@ def _eval_fn(module: nn.Module):
   return f
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _mc_fn(module: nn.Module, num_samples: int):
   @jax.jit
   def f(variables, rng, x):
@@ -44,7 +44,7 @@ def _mc_fn(module: nn.Module, num_samples: int):
   return f
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def example_logits_fn(module: nn.Module):
   """``f(variables, x_one) -> logits [K]`` for ONE example, built once per module (hashable)."""
 
@@ -54,7 +54,7 @@ def example_logits_fn(module: nn.Module):
   return f
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def eval_apply_fn(module: nn.Module):
   """``f(variables, x [n, ...]) -> logits [n, K]`` in evaluation mode, built once per module."""
 

@@ -70,7 +70,7 @@ def apply_masks(params: Any, masks: Any) -> Any:
   return jax.tree.map(lambda p, m: p * m, params, masks)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _committee_fn(module: nn.Module, num_members: int, rate: float, steps: int, batch_size: int, lr: float):
   tx = optax.adam(lr)
 

@@ -73,7 +73,7 @@ def _cost(x, y, p):
   return costs.sqeuclidean(x, y) if p == 2 else costs.euclidean_power(x, y, p)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _batched_solver(solver: Callable):
   """``jit(vmap(solver(...).transport_cost))`` over a stack of costs, built once per solver object.
 

@@ -76,14 +76,14 @@ def _egl_example(apply_fn: Callable[..., jax.Array]):
   return one
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _egl_fn(apply_fn: Callable[..., jax.Array]):
   """Compiled ``(variables, x [c, ...]) -> EGL [c]``, one example after another (``lax.map``)."""
   one = _egl_example(apply_fn)
   return jax.jit(lambda variables, xs: jax.lax.map(lambda xi: one(variables, xi), xs))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _egl_host_fn(apply_fn: Callable[..., jax.Array]):
   """Compiled ``(variables, x [...]) -> EGL`` of one example (the host loop calls it per example)."""
   return jax.jit(_egl_example(apply_fn))

@@ -204,7 +204,7 @@ def dfal_strategy(rng, ctx: QueryContext, k: int, *, max_iters: int = 10, oversh
   return q
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _kfac_sums_fn(apply_fn):
   def f(variables, x):
     stats = kfac.layer_stats(apply_fn, variables, x)
@@ -214,7 +214,7 @@ def _kfac_sums_fn(apply_fn):
   return jax.jit(f)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _kfac_traces_fn(apply_fn):
   def f(variables, x, inverses):
     stats = kfac.layer_stats(apply_fn, variables, x)
@@ -286,7 +286,7 @@ def balnet_greedy(s_psi: np.ndarray, s_tau: np.ndarray, c_psi: np.ndarray, c_tau
   return np.asarray(order), np.asarray(obj)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def make_solver(name: str, *, epsilon: float = 1e-3, num_iters: int = 10, ipot_beta: float = 1.0) -> Callable:
   """An OT solver by name: ``"emd"`` (exact), ``"sinkhorn"`` or ``"ipot"``.
 

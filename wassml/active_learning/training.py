@@ -1,25 +1,28 @@
-"""Training from scratch on each seed's labelled set, all seeds in ONE compiled call.
+"""Training from scratch on each seed's labelled set, every seed through one ``train_loop``.
 
 Each seed of an active-learning run owns a different labelled set, so the sets are stacked and
 padded: ``x: [S, N_max, ...]``, ``y: [S, N_max]`` with the first ``n_valid[s]`` rows of seed ``s``
-valid. One run (``wassml.train.create_train_state`` + ``num_steps`` steps of the harness's
-classifier step on minibatches drawn uniformly from the valid rows) is vmapped over the seeds
-by ``wassml.train.sweep`` on accelerators; ``num_steps`` is a traced scalar (same HLO every round,
-so the persistent compilation cache serves later rounds).
+valid. :func:`fit_seeds` initialises one model per seed (``wassml.train.create_train_state``)
+and runs ``num_steps`` Adam steps of the harness's classifier step on each with
+``wassml.train.train_loop(num_seeds=S)``, on minibatches drawn uniformly from the valid rows
+(``wassml.train.RandomRows(num_rows=n_valid)``).
 
-On XLA:CPU (``vectorize='auto'`` there) the steps are driven from Python instead: one compiled
-step, called seed after seed and step after step (``vectorize='host'``). XLA:CPU leaves the
-weight-gradient convolutions of a step inside a ``while`` loop (``fori_loop``, ``scan``,
-``lax.map``) in a non-canonical layout that misses its fast convolution path: measured on the
-project's 2-core CPU, one Adam step of the narrow VGG8 (batch 32) took 1.01 s inside a
-``fori_loop`` and 0.08 s as a jitted call, LeNet5's 0.040 s vs 0.017 s (no XLA flag changed it;
-``experiments/supervised/bench_sweep.py`` measures it side by side). Same keys, same minibatches,
-same result up to float rounding (tested).
+Keys: seed ``s``'s key splits into ``(init_key, loop_key)``; step ``i`` gets
+``(k_rows, k_step) = split(fold_in(loop_key, i))``: ``k_rows`` draws the minibatch, ``k_step``
+the dropout. How the steps run is ``train_loop``'s ``execution``: on XLA:CPU (``"auto"``
+there) one compiled step called seed after seed and step after step from Python (``"host"``),
+because XLA:CPU leaves the weight-gradient convolutions of a step inside a ``while`` loop in a
+non-canonical layout that misses its fast convolution path (narrow VGG8, batch 32, on the
+project's 2-core CPU: 1.01 s per Adam step inside a ``fori_loop`` vs 0.08 s as a jitted call;
+``experiments/bench_train``, row ``executions``, measures the executions side by side);
+elsewhere the seeds are vmapped and the steps scanned. Same keys and minibatches in every
+execution, same models up to float rounding (tested).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -29,7 +32,8 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from wassml.train import classifier_loss, create_train_state, make_step, sweep
+from wassml.train import (RandomRows, classifier_loss, create_train_state, make_step,
+                          stack_states, train_loop)
 
 __all__ = ["fit_seeds", "fit_with_milestones", "accuracy_seeds", "num_train_steps", "unstack"]
 
@@ -37,19 +41,6 @@ __all__ = ["fit_seeds", "fit_with_milestones", "accuracy_seeds", "num_train_step
 def num_train_steps(n: int, *, epochs: int, batch_size: int, min_steps: int, max_steps: int) -> int:
   """Steps for ``epochs`` passes over ``n`` examples, clipped to ``[min_steps, max_steps]``."""
   return int(np.clip(epochs * int(np.ceil(n / batch_size)), min_steps, max_steps))
-
-
-def _step_body(module, x, y, n_valid, loop_key, batch_size):
-  """``body(i, state)``: Adam step ``i`` on a minibatch drawn from the valid rows (keys from ``(loop_key, i)``)."""
-  step = make_step(classifier_loss(module.apply))
-
-  def body(i, st):
-    k_idx, k_step = jax.random.split(jax.random.fold_in(loop_key, i))
-    idx = jax.random.randint(k_idx, (batch_size,), 0, jnp.maximum(n_valid, 1))
-    st, _ = step(st, {"x": x[idx], "y": y[idx]}, k_step)
-    return st
-
-  return body
 
 
 def _variables(state) -> Any:
@@ -60,16 +51,7 @@ def _variables(state) -> Any:
   return out
 
 
-def _run_one(h, *, module, tx, batch_size):
-  """One seed's run: fresh init, then ``h['steps']`` steps (a traced trip count)."""
-  init_key, loop_key = jax.random.split(h["key"])
-  x, y, n_valid = h["x"], h["y"], h["n"]
-  state = create_train_state(init_key, module, x[:1], tx)
-  body = _step_body(module, x, y, n_valid, loop_key, batch_size)
-  return _variables(jax.lax.fori_loop(0, h["steps"], body, state))
-
-
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _optimizer(learning_rate: float, weight_decay: float) -> optax.GradientTransformation:
   return optax.adamw(learning_rate, weight_decay=weight_decay) if weight_decay else optax.adam(learning_rate)
 
@@ -78,38 +60,26 @@ def _on_cpu() -> bool:
   return jax.default_backend() == "cpu"
 
 
-@functools.lru_cache(maxsize=None)
-def _host_programs(module: nn.Module, learning_rate: float, weight_decay: float, batch_size: int):
-  """Compiled ``init(key, x1) -> state`` and ``advance(state, x, y, n_valid, loop_key, i) -> state`` (one step)."""
+# Built once per (module, optimiser): the same jitted step every round, so train_loop's compiled
+# programs (and the persistent compilation cache) are reused. Bounded like every cache here.
+@functools.lru_cache(maxsize=16)
+def _programs(module: nn.Module, learning_rate: float, weight_decay: float):
+  """Compiled ``init(key, x1) -> state`` and the loop's ``step(state, batch, rng)``."""
   tx = _optimizer(learning_rate, weight_decay)
   init = jax.jit(lambda key, x1: create_train_state(key, module, x1, tx))
+  adam_step = make_step(classifier_loss(module.apply))
 
-  def advance(st, x, y, n_valid, loop_key, i):
-    return _step_body(module, x, y, n_valid, loop_key, batch_size)(i, st)
+  def step(state, batch, rng):
+    _, k_step = jax.random.split(rng)  # the first half drew the minibatch (RandomRows)
+    return adam_step(state, batch, k_step)
 
-  return init, jax.jit(advance)
-
-
-def _host_steps(advance, state, x, y, n_valid, loop_key, start: int, stop: int):
-  """Steps ``start .. stop-1`` of ``_step_body``, one compiled call each (same keys as the ``fori_loop``)."""
-  for i in range(int(start), int(stop)):
-    state = advance(state, x, y, n_valid, loop_key, np.int32(i))
-  return state
+  return init, jax.jit(step)
 
 
-def _fit_seeds_host(keys, module, x, y, n_valid, num_steps, batch_size, learning_rate, weight_decay):
-  init, advance = _host_programs(module, float(learning_rate), float(weight_decay), int(batch_size))
-  out = []
-  for s in range(len(n_valid)):
-    init_key, loop_key = jax.random.split(keys[s])
-    xs, ys = jnp.asarray(x[s], jnp.float32), jnp.asarray(y[s], jnp.int32)
-    state = init(init_key, xs[:1])
-    state = _host_steps(advance, state, xs, ys, jnp.asarray(n_valid[s], jnp.int32), loop_key, 0, num_steps)
-    out.append(_variables(state))
-  return jax.tree.map(lambda *leaves: jnp.stack(leaves), *out)
-
-
-FIT_MODES = ("vmap", "map", "host", "auto")
+def _split_keys(keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """``[S]`` keys -> ``([S] init keys, [S] loop keys)``, ``split(keys[s])`` of each seed."""
+  parts = jax.vmap(jax.random.split)(keys)
+  return parts[:, 0], parts[:, 1]
 
 
 def fit_seeds(
@@ -123,9 +93,9 @@ def fit_seeds(
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     weight_decay: float = 0.0,
-    vectorize: str = "auto",
+    execution: str = "auto",
 ) -> Any:
-  """Trains one fresh model per seed (in one call of ``wassml.train.sweep``); returns stacked variables.
+  """Trains one fresh model per seed with ``wassml.train.train_loop``; returns stacked variables.
 
   Args:
     keys: ``[S]`` PRNG keys (init, minibatches and dropout of each seed).
@@ -137,32 +107,31 @@ def fit_seeds(
     batch_size: minibatch size (drawn with replacement from the valid rows).
     learning_rate: Adam step size (1e-3 in the thesis).
     weight_decay: optional AdamW decay.
-    vectorize: ``"vmap"`` or ``"map"`` (the seeds in one compiled call of ``wassml.train.sweep``,
-      the steps in a ``fori_loop``), ``"host"`` (one compiled step called seed after seed and
-      step after step from Python; the fast path on XLA:CPU, see the module docstring) or
-      ``"auto"`` (host on CPU, vmap elsewhere).
+    execution: ``train_loop``'s execution: ``"host"``, ``"vmap"``, ``"scan"`` or ``"auto"``
+      (host on CPU, scan elsewhere; see the module docstring). Every execution trains the same
+      models up to float rounding.
 
   Returns:
     Variables ``{"params": ...}`` with a leading ``[S]`` axis on every leaf.
+
+  Raises:
+    ValueError: a seed without a labelled example, or an unknown execution.
   """
   n_valid = np.asarray(n_valid)
   if np.any(n_valid < 1):
     raise ValueError(f"fit_seeds: every seed needs at least one labelled example, got n_valid={n_valid.tolist()}")
-  if vectorize not in FIT_MODES:
-    raise ValueError(f"fit_seeds: unknown vectorize={vectorize!r}; valid: {list(FIT_MODES)}")
-  if vectorize == "host" or (vectorize == "auto" and _on_cpu()):
-    return _fit_seeds_host(keys, module, x, y, n_valid, int(num_steps), batch_size, learning_rate, weight_decay)
-  tx = _optimizer(float(learning_rate), float(weight_decay))  # cached: the sweep's program is reused
-  s = len(n_valid)
-  batch = {
-      "key": keys,
-      "x": jnp.asarray(x, jnp.float32),
-      "y": jnp.asarray(y, jnp.int32),
-      "n": jnp.asarray(n_valid, jnp.int32),
-      "steps": jnp.full((s,), int(num_steps), jnp.int32),
-  }
-  return sweep(_run_one, batch, static_kwargs={"module": module, "tx": tx, "batch_size": int(batch_size)},
-               vectorize="vmap" if vectorize == "auto" else vectorize)
+  x = np.asarray(x, np.float32)
+  y = np.asarray(y, np.int32)
+  num_seeds = len(n_valid)
+  init, step = _programs(module, float(learning_rate), float(weight_decay))
+  init_keys, loop_keys = _split_keys(keys)
+  state = stack_states([init(init_keys[s], jnp.asarray(x[s, :1])) for s in range(num_seeds)])
+  batches = RandomRows({"x": x, "y": y}, int(batch_size), loop_keys, per_seed=("x", "y"),
+                       num_rows=n_valid)
+  state, _ = train_loop(state, step, batches, rng=loop_keys, num_steps=int(num_steps),
+                        num_seeds=num_seeds, execution=execution, desc="fit_seeds",
+                        show_progress=False)  # one fit per round: the round bar is enough
+  return _variables(state)
 
 
 def fit_with_milestones(
@@ -175,12 +144,14 @@ def fit_with_milestones(
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     on_milestone: Callable[[int, Any], None] | None = None,
+    execution: str = "auto",
 ) -> Any:
   """One model trained on all of ``x``, handed to ``on_milestone(step, variables)`` at each milestone.
 
   The same run as :func:`fit_seeds` for one seed with ``n_valid = len(x)`` and
-  ``num_steps = milestones[-1]`` (same initialisation, minibatches and dropout keys), cut into
-  compiled segments between milestones, e.g. to follow a long full-data training epoch by epoch.
+  ``num_steps = milestones[-1]`` (same initialisation, minibatches and dropout keys), one
+  ``train_loop`` whose evaluation hook (every ``gcd(milestones)`` steps) reports the
+  milestones, e.g. to follow a long full-data training epoch by epoch.
 
   Args:
     key: the seed's PRNG key.
@@ -191,38 +162,38 @@ def fit_with_milestones(
     batch_size: minibatch size.
     learning_rate: Adam step size.
     on_milestone: called after each milestone with the step count and the variables.
+    execution: ``train_loop``'s execution (as in :func:`fit_seeds`).
 
   Returns:
     The variables after ``milestones[-1]`` steps.
+
+  Raises:
+    ValueError: milestones that are not increasing positive step counts.
   """
   ms = [int(m) for m in milestones]
   if not ms or ms[0] < 1 or any(b <= a for a, b in zip(ms, ms[1:])):
     raise ValueError(f"fit_with_milestones: milestones must be increasing positive step counts, got {ms}")
-  x = jnp.asarray(x, jnp.float32)
-  y = jnp.asarray(y, jnp.int32)
+  x = np.asarray(x, np.float32)
+  y = np.asarray(y, np.int32)
+  init, step = _programs(module, float(learning_rate), 0.0)
   init_key, loop_key = jax.random.split(key)
-  n = jnp.asarray(x.shape[0], jnp.int32)
-  if _on_cpu():  # one compiled step per call (see the module docstring)
-    init, one_step = _host_programs(module, float(learning_rate), 0.0, int(batch_size))
-    state = init(init_key, x[:1])
-    advance = lambda st, start, stop: _host_steps(one_step, st, x, y, n, loop_key, start, stop)  # noqa: E731
-  else:
-    state = create_train_state(init_key, module, x[:1], optax.adam(learning_rate))
-    segment = jax.jit(lambda st, x, y, loop_key, start, stop: jax.lax.fori_loop(
-        start, stop, _step_body(module, x, y, n, loop_key, int(batch_size)), st))
-    advance = lambda st, start, stop: segment(st, x, y, loop_key, jnp.asarray(start, jnp.int32),  # noqa: E731
-                                              jnp.asarray(stop, jnp.int32))
+  state = init(init_key, jnp.asarray(x[:1]))
+  wanted = set(ms)
 
-  done = 0
-  for m in ms:
-    state = advance(state, done, m)
-    done = m
-    if on_milestone is not None:
-      on_milestone(m, _variables(state))
+  def report_milestone(st) -> dict:
+    done = int(st.step)
+    if done in wanted and on_milestone is not None:
+      on_milestone(done, _variables(st))
+    return {}
+
+  state, _ = train_loop(state, step, RandomRows({"x": x, "y": y}, int(batch_size), loop_key),
+                        rng=loop_key, num_steps=ms[-1], execution=execution,
+                        eval_fn=report_milestone, eval_every=math.gcd(*ms),
+                        desc="fit_with_milestones")
   return _variables(state)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _predict_fn(module: nn.Module, per_seed: bool):
   one = lambda v, x: jnp.argmax(module.apply(v, x, train=False), -1)  # noqa: E731
   return jax.jit(one) if per_seed else jax.jit(jax.vmap(one, in_axes=(0, None)))

@@ -3,7 +3,8 @@
 - :mod:`wassml.generative.losses`: minibatch OT losses by name (exact, Sinkhorn, unbalanced,
   Sinkhorn divergence, sliced) and the exact ``W_2`` used to evaluate fits.
 - :mod:`wassml.generative.fitting`: the minimum (minibatch) Wasserstein estimator: a pure
-  generator-fitting step for any of those losses, and a scan-chunked ``fit`` loop.
+  generator-fitting step for any of those losses, and ``fit``, which runs it with
+  ``wassml.train.train_loop``.
 - :mod:`wassml.generative.wgan`: WGAN-GP, the adversarial alternative through the same step
   interface (shared with ARWGAN).
 - :mod:`wassml.generative.models`: an MLP image generator (pixels in ``[0, 1]``).

@@ -6,12 +6,15 @@ no density, so maximum likelihood is undefined (Peyré's slides, seed 003) and t
 is an unbiased estimate of the gradient of its expectation, so SGD is sound.
 
 ``make_ot_fitting_step`` turns any loss ``loss(rng, x, y)`` of ``wassml.generative.losses`` into a
-pure ``step(state, batch, rng) -> (state, metrics)``. ``fit`` runs the steps in ``lax.scan`` chunks
-and keeps snapshots of generated samples to show the fit over iterations.
+pure ``step(state, batch, rng) -> (state, metrics)``. ``fit`` runs the steps with the shared
+:func:`wassml.train.train_loop` on epochs of data minibatches and keeps snapshots of generated
+samples to show the fit over iterations.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -21,7 +24,8 @@ import numpy as np
 import optax
 from flax.training import train_state
 from jax.typing import ArrayLike
-from tqdm.auto import tqdm
+
+from wassml import train as wtrain
 
 Step = Callable[[Any, jax.Array, jax.Array], tuple[Any, dict[str, jax.Array]]]
 
@@ -75,55 +79,76 @@ def make_ot_fitting_step(loss_fn: Callable[[jax.Array, jax.Array, jax.Array], ja
 def fit(rng: jax.Array, state: Any, data: ArrayLike, step: Step, *, num_steps: int,
         batch_size: int, num_snapshots: int = 5,
         snapshot_fn: Callable[[jax.Array, Any], jax.Array] | None = None,
-        progress: bool = True, desc: str = "fit") -> tuple[Any, dict[str, Any]]:
-  """Runs ``num_steps`` steps on random data minibatches, in jitted ``lax.scan`` chunks.
+        progress: bool = True, desc: str = "fit", execution: str = "auto",
+        writer: wtrain.MetricsWriter | None = None, log_every: int = 50
+        ) -> tuple[Any, dict[str, Any]]:
+  """Runs ``num_steps`` steps on epochs of data minibatches with :func:`wassml.train.train_loop`.
 
   Args:
-    rng: key; step ``t`` uses ``fold_in(rng, t)``.
+    rng: key, split into the minibatch key (:class:`wassml.train.EpochBatches`: every epoch a
+      fresh permutation of the data), the step key (step ``t`` uses ``fold_in(step_key, t)``)
+      and the snapshot key.
     state: the state ``step`` updates.
     data: ``[N, d]`` training samples.
     step: a pure step function.
     num_steps: number of steps.
-    batch_size: data samples per step (drawn without replacement).
-    num_snapshots: snapshots taken at evenly spaced steps, the first before training.
+    batch_size: data samples per step (without replacement inside an epoch).
+    num_snapshots: snapshots taken at evenly spaced steps (every ``ceil(num_steps /
+      (num_snapshots - 1))`` steps and at the end), the first before training.
     snapshot_fn: ``snapshot_fn(rng, state) -> samples`` (e.g. ``sample(rng, state, 500)``).
-    progress: show a tqdm bar.
+    progress: show a tqdm bar (``WASSML_PROGRESS=0`` also hides it).
     desc: the bar's label.
+    execution: :func:`wassml.train.train_loop`'s execution (``"auto"``: host steps on CPU, scan
+      chunks on an accelerator; same numbers).
+    writer: optional JSONL writer of the train means every ``log_every`` steps.
+    log_every: logging period in steps (the returned metrics are the last period's means).
 
   Returns:
-    ``(state, history)``: ``history[name]: [num_steps]`` for every metric the step returns and
-    ``history["snapshots"]``, a list of ``(step, samples)``.
+    ``(state, history)``: ``history[name]``, the mean over the last ``log_every`` steps of every
+    metric the step returns; ``history["snapshots"]``, a list of ``(step, samples)``; and
+    ``history["info"]``, the loop's info dict.
   """
-  data = jnp.asarray(data)
+  data = np.asarray(data)
   if data.ndim != 2:
     raise ValueError(f"data must be [N, d], got shape {data.shape}.")
   if batch_size > data.shape[0]:
     raise ValueError(f"batch_size {batch_size} is larger than the dataset ({data.shape[0]} samples).")
   if num_steps < 1:
     raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
-  batch_rng, step_rng, snap_rng, last_rng = jax.random.split(rng, 4)
+  batch_rng, step_rng, snap_rng = jax.random.split(rng, 3)
 
-  # Data and keys are arguments, not closure constants: the same step on another dataset of the
-  # same shape reuses the compiled chunk (in-process and through the persistent cache).
-  @jax.jit
-  def run_chunk(state, steps, data, batch_rng, step_rng):
-    def body(state, t):
-      idx = jax.random.choice(jax.random.fold_in(batch_rng, t), data.shape[0], (batch_size,),
-                              replace=False)
-      return step(state, data[idx], jax.random.fold_in(step_rng, t))
-    return jax.lax.scan(body, state, steps)
-
-  bounds = np.linspace(0, num_steps, max(num_snapshots, 2)).astype(int)
-  snapshots, metrics = [], []
-  bar = tqdm(total=num_steps, desc=desc, disable=not progress, leave=False)
-  for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-    if snapshot_fn is not None:
-      snapshots.append((int(lo), np.asarray(snapshot_fn(jax.random.fold_in(snap_rng, i), state))))
-    state, chunk = run_chunk(state, jnp.arange(lo, hi), data, batch_rng, step_rng)
-    metrics.append(jax.tree_util.tree_map(np.asarray, chunk))
-    bar.update(int(hi - lo))
-  bar.close()
+  snapshots, eval_fn, every = [], None, 0
   if snapshot_fn is not None:
-    snapshots.append((num_steps, np.asarray(snapshot_fn(last_rng, state))))
-  history = {k: np.concatenate([m[k] for m in metrics]) for k in metrics[0]}
-  return state, {**history, "snapshots": snapshots}
+    snapshots.append((0, np.asarray(snapshot_fn(jax.random.fold_in(snap_rng, 0), state))))
+    every = -(-num_steps // max(num_snapshots - 1, 1))
+    taken = []
+
+    def eval_fn(st):
+      taken.append(np.asarray(snapshot_fn(jax.random.fold_in(snap_rng, len(taken) + 1), st)))
+      return {}
+
+  with _progress(progress):
+    state, info = wtrain.train_loop(
+        state, step, wtrain.EpochBatches(data, batch_size, batch_rng), rng=step_rng,
+        num_steps=num_steps, execution=execution, writer=writer, log_every=log_every,
+        eval_fn=eval_fn, eval_every=every, desc=desc)
+  if snapshot_fn is not None:
+    snapshots += [(h["step"], x) for h, x in zip(info["history"], taken)]
+  return state, {**info["last_train"], "snapshots": snapshots, "info": info}
+
+
+@contextlib.contextmanager
+def _progress(show: bool):
+  """Hides :func:`wassml.train.progress` bars inside the block unless ``show``."""
+  if show:
+    yield
+    return
+  old = os.environ.get("WASSML_PROGRESS")
+  os.environ["WASSML_PROGRESS"] = "0"
+  try:
+    yield
+  finally:
+    if old is None:
+      os.environ.pop("WASSML_PROGRESS", None)
+    else:
+      os.environ["WASSML_PROGRESS"] = old

@@ -1,12 +1,14 @@
 """Training and prediction for the thesis's text CNN (:class:`wassml.nn.TextCNN`).
 
 Cross-entropy with Adam, as in the thesis (A.2.5); the embedding table may be initialised from
-skip-gram vectors (:func:`wassml.text.skipgram.train_skipgram`) and stays trainable.
+skip-gram vectors (:func:`wassml.text.skipgram.train_skipgram`) and stays trainable. Training runs
+through the shared loop, :func:`wassml.train.train_loop` (seeds, execution, checkpoints, resume).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +16,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
+from wassml import train as wtrain
 from wassml.train.state import create_train_state
 from wassml.train.step import classifier_loss, make_step
 
@@ -37,11 +40,18 @@ def set_embeddings(state, embeddings: ArrayLike):
 
 def train_text_cnn(rng: jax.Array, model, ids: ArrayLike, labels: ArrayLike, *,
                    num_epochs: int = 5, batch_size: int = 64, learning_rate: float = 1e-3,
-                   embeddings: ArrayLike | None = None, progress: bool = True):
-  """Trains a :class:`wassml.nn.TextCNN` on windows.
+                   embeddings: ArrayLike | None = None, progress: bool = True,
+                   execution: str = "auto", workdir: str | os.PathLike | None = None,
+                   name: str = "text_cnn"):
+  """Trains a :class:`wassml.nn.TextCNN` on windows, for one seed or several together.
+
+  The epochs run through :func:`wassml.train.train_loop` (``execution``) on
+  :class:`wassml.train.EpochBatches`; with ``rng`` of shape ``[S]`` the ``S`` seeds train
+  together as one stacked state (``num_seeds``), each with its own initialisation, shuffling and
+  dropout keys.
 
   Args:
-    rng: PRNG key (initialisation, shuffling, dropout).
+    rng: PRNG key (initialisation, shuffling, dropout), or ``[S]`` keys (one run per seed).
     model: the TextCNN.
     ids: ``[N, L]`` token ids of the training windows.
     labels: ``[N]`` classes.
@@ -49,12 +59,20 @@ def train_text_cnn(rng: jax.Array, model, ids: ArrayLike, labels: ArrayLike, *,
     batch_size: windows per step (the last partial batch of an epoch is dropped, unless the
       set is smaller than one batch).
     learning_rate: Adam learning rate.
-    embeddings: optional ``[V, E]`` initial embeddings (e.g. skip-gram vectors).
-    progress: show a tqdm bar.
+    embeddings: optional ``[V, E]`` initial embeddings (e.g. skip-gram vectors); with ``[S]``
+      keys, ``[S, V, E]`` (one table per seed) or one ``[V, E]`` table for every seed.
+    progress: show the loop's tqdm bar.
+    execution: ``"auto"``, ``"host"``, ``"vmap"`` or ``"scan"`` (:func:`wassml.train.train_loop`).
+    workdir: where to checkpoint (every epoch, under ``<workdir>/checkpoints/<name>``) and log
+      the per-epoch means (``<workdir>/metrics_<name>.jsonl``); a killed run called again with
+      the same workdir resumes from its last epoch. None: no checkpoints.
+    name: the run's name in ``workdir``.
 
   Returns:
     ``(state, history)``: the trained :class:`wassml.train.TrainState` and per-epoch mean
-    ``loss`` / ``accuracy`` lists.
+    ``loss`` / ``accuracy`` lists (plus ``start_step``: 0 unless it resumed). With ``[S]`` keys,
+    the state is stacked over seeds (:func:`wassml.train.unstack_states`) and ``history`` is a
+    list of ``S`` such dicts.
   """
   ids = np.asarray(ids, np.int32)
   labels = np.asarray(labels, np.int32)
@@ -66,34 +84,53 @@ def train_text_cnn(rng: jax.Array, model, ids: ArrayLike, labels: ArrayLike, *,
   if np.any(present == 0):
     raise ValueError(f"class(es) {np.flatnonzero(present == 0).tolist()} have no training "
                      "examples")
-  init_rng, loop_rng = jax.random.split(rng)
-  state = create_train_state(init_rng, model, jnp.asarray(ids[:1]), optax.adam(learning_rate))
+  seeds = jnp.ndim(rng) == 1
+  keys = list(rng) if seeds else [rng]
+  num = len(keys)
   if embeddings is not None:
-    state = set_embeddings(state, embeddings)
-  step = make_text_cnn_step(model)
+    embeddings = np.asarray(embeddings, np.float32)
+    if embeddings.ndim == 2:
+      embeddings = np.broadcast_to(embeddings, (num,) + embeddings.shape)
+    elif not seeds or embeddings.shape[0] != num:
+      raise ValueError(f"embeddings of shape {embeddings.shape} for {num} seed(s): give one "
+                       "[V, E] table, or [S, V, E] with [S] keys")
+  tx = optax.adam(learning_rate)
+  states, batch_keys, step_keys = [], [], []
+  for s, key in enumerate(keys):
+    init_rng, loop_rng = jax.random.split(key)
+    state = create_train_state(init_rng, model, jnp.asarray(ids[:1]), tx)
+    if embeddings is not None:
+      state = set_embeddings(state, embeddings[s])
+    states.append(state)
+    batch_keys.append(jax.random.fold_in(loop_rng, 0))
+    step_keys.append(jax.random.fold_in(loop_rng, 1))
   n = ids.shape[0]
   bs = min(batch_size, n)
-  steps_per_epoch = n // bs
-  history = {"loss": [], "accuracy": []}
-  epochs = range(num_epochs)
-  if progress:
-    from wassml.train import progress as _progress  # pylint: disable=g-import-not-at-top
-    epochs = _progress(epochs, desc="text CNN", unit="epoch", leave=False)
-  for epoch in epochs:
-    erng = jax.random.fold_in(loop_rng, epoch)
-    perm = np.asarray(jax.random.permutation(jax.random.fold_in(erng, 0), n))
-    losses, accs = [], []
-    for s in range(steps_per_epoch):
-      idx = perm[s * bs:(s + 1) * bs]
-      batch = {"ids": jnp.asarray(ids[idx]), "y": jnp.asarray(labels[idx])}
-      state, metrics = step(state, batch, jax.random.fold_in(erng, s + 1))
-      losses.append(metrics["loss"])
-      accs.append(metrics["accuracy"])
-    history["loss"].append(float(jnp.mean(jnp.stack(losses))))
-    history["accuracy"].append(float(jnp.mean(jnp.stack(accs))))
-    if progress:
-      epochs.set_postfix(loss=f"{history['loss'][-1]:.3f}", acc=f"{history['accuracy'][-1]:.3f}")
-  return state, history
+  batches = wtrain.EpochBatches({"ids": ids, "y": labels},
+                                bs, jnp.stack(batch_keys) if seeds else batch_keys[0])
+  spe = batches.steps_per_epoch
+  writer = wtrain.MetricsWriter(
+      None if workdir is None else os.path.join(workdir, f"metrics_{name}.jsonl"))
+  ckpt = (wtrain.Checkpointer(workdir, subdir=f"checkpoints/{name}", max_to_keep=2)
+          if workdir is not None else None)
+  try:
+    state, info = wtrain.train_loop(
+        wtrain.stack_states(states) if seeds else states[0], make_text_cnn_step(model),
+        batches, rng=jnp.stack(step_keys) if seeds else step_keys[0],
+        num_steps=num_epochs * spe, num_seeds=num if seeds else None, execution=execution,
+        checkpointer=ckpt, checkpoint_every=spe, writer=writer, log_every=spe,
+        desc=f"text CNN {name}", show_progress=progress)
+  finally:
+    if ckpt is not None:
+      ckpt.close()
+  records = writer.read()
+  history = [{"loss": [], "accuracy": [], "start_step": info["start_step"]} for _ in range(num)]
+  for r in sorted(records, key=lambda r: r["step"]):
+    if "train/loss" in r:
+      h = history[int(r.get("seed", 0))]
+      h["loss"].append(float(r["train/loss"]))
+      h["accuracy"].append(float(r["train/accuracy"]))
+  return state, (history if seeds else history[0])
 
 
 def batched_apply(fn, variables, ids: ArrayLike, *, batch_size: int = 256):
@@ -113,7 +150,7 @@ def batched_apply(fn, variables, ids: ArrayLike, *, batch_size: int = 256):
   return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *outs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)  # bounded: at most 16 models' compiled programs kept alive
 def _logits_fn(model):
   return jax.jit(lambda variables, ids: model.apply(variables, ids))
 

@@ -12,7 +12,6 @@ with ``u`` the input ("centre") and ``v`` the output ("context") embeddings; ``u
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -23,6 +22,7 @@ import optax
 from flax.training import train_state
 from jax.typing import ArrayLike
 
+from wassml import train as wtrain
 from wassml.text.vocab import PAD_ID
 
 
@@ -107,8 +107,12 @@ def make_sgns_step(model: SkipGram, num_negatives: int):
 def train_skipgram(rng: jax.Array, texts_ids: Sequence[np.ndarray], vocab_size: int, *,
                    dim: int = 128, window: int = 10, num_negatives: int = 5,
                    batch_size: int = 1024, num_steps: int = 2000, learning_rate: float = 1e-2,
-                   steps_per_call: int = 100, progress: bool = True) -> tuple[jax.Array, dict]:
-  """Trains skip-gram embeddings on tokenised texts.
+                   steps_per_call: int = 100, progress: bool = True,
+                   execution: str = "auto") -> tuple[jax.Array, dict]:
+  """Trains skip-gram embeddings on tokenised texts, through :func:`wassml.train.train_loop`.
+
+  Step ``i`` draws ``batch_size`` pairs uniformly (:class:`wassml.train.RandomRows`, key
+  ``split(fold_in(loop_key, i))[0]``) and its negatives with ``split(fold_in(loop_key, i))[1]``.
 
   Args:
     rng: PRNG key (initialisation, minibatches, negatives).
@@ -120,14 +124,16 @@ def train_skipgram(rng: jax.Array, texts_ids: Sequence[np.ndarray], vocab_size: 
     batch_size: pairs per step.
     num_steps: Adam steps.
     learning_rate: Adam learning rate.
-    steps_per_call: steps fused into one jitted ``lax.scan`` call.
+    steps_per_call: the loss curve holds the mean of every ``steps_per_call`` steps (and, with
+      ``execution="scan"``, that many steps run in one compiled call).
     progress: show a tqdm bar.
+    execution: ``"auto"``, ``"host"``, ``"vmap"`` or ``"scan"`` (:func:`wassml.train.train_loop`).
 
   Returns:
-    ``(embeddings [V, D], {"loss": [num_calls] mean loss per call})``.
+    ``(embeddings [V, D], {"loss": mean loss of every ``steps_per_call`` steps})``.
   """
-  pairs = jnp.asarray(skipgram_pairs(texts_ids, window))
-  counts = np.bincount(np.asarray(pairs[:, 0]), minlength=vocab_size).astype(np.float64)
+  pairs = skipgram_pairs(texts_ids, window)
+  counts = np.bincount(pairs[:, 0], minlength=vocab_size).astype(np.float64)
   counts[PAD_ID] = 0.0
   neg_cdf = jnp.asarray(np.cumsum(counts ** 0.75), jnp.float32)
   model = SkipGram(vocab_size, dim)
@@ -135,29 +141,16 @@ def train_skipgram(rng: jax.Array, texts_ids: Sequence[np.ndarray], vocab_size: 
   params = model.init(init_rng, jnp.zeros((1,), jnp.int32), jnp.zeros((1, 1), jnp.int32))
   state = train_state.TrainState.create(apply_fn=model.apply, params=params["params"],
                                         tx=optax.adam(learning_rate))
-  step = make_sgns_step(model, num_negatives)
-  num_pairs = pairs.shape[0]
+  sgns = make_sgns_step(model, num_negatives)
 
-  @functools.partial(jax.jit, donate_argnums=0)
-  def run(state, start):
-    def body(state, i):
-      k_batch, k_neg = jax.random.split(jax.random.fold_in(loop_rng, i))
-      idx = jax.random.randint(k_batch, (batch_size,), 0, num_pairs)
-      state, metrics = step(state, pairs[idx], k_neg, neg_cdf)
-      return state, metrics["loss"]
-    state, losses = jax.lax.scan(body, state, start + jnp.arange(steps_per_call))
-    return state, losses.mean()
+  def step(state, batch, key):
+    return sgns(state, batch, jax.random.split(key)[1], neg_cdf)
 
-  num_calls = max(1, -(-num_steps // steps_per_call))
-  losses = []
-  it = range(num_calls)
-  if progress:
-    from wassml.train import progress as _progress  # pylint: disable=g-import-not-at-top
-    it = _progress(it, desc="skip-gram", unit=f"x{steps_per_call} steps", leave=False)
-  for c in it:
-    state, loss = run(state, c * steps_per_call)
-    losses.append(float(loss))
-    if progress:
-      it.set_postfix(loss=f"{losses[-1]:.3f}")
+  writer = wtrain.MetricsWriter(None)
+  state, _ = wtrain.train_loop(
+      state, step, wtrain.RandomRows(pairs, batch_size, loop_rng),
+      rng=loop_rng, num_steps=num_steps, execution=execution, scan_steps=steps_per_call,
+      writer=writer, log_every=steps_per_call, desc="skip-gram", show_progress=progress)
+  losses = [r["train/loss"] for r in sorted(writer.read(), key=lambda r: r["step"])]
   emb = model.apply({"params": state.params}, method=SkipGram.embeddings)
   return emb, {"loss": np.asarray(losses)}

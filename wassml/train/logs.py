@@ -34,22 +34,31 @@ class MetricsWriter:
   """Appends one JSON object per line: ``{"step": s, **metrics}``.
 
   Args:
-    path: the ``.jsonl`` file (its folder is created).
+    path: the ``.jsonl`` file (its folder is created), or None to keep the records in memory
+      (a run without a workdir; :meth:`read` returns them the same way).
   """
 
-  def __init__(self, path: str | os.PathLike):
-    self.path = pathlib.Path(path)
-    self.path.parent.mkdir(parents=True, exist_ok=True)
+  def __init__(self, path: str | os.PathLike | None):
+    self.path = None if path is None else pathlib.Path(path)
+    self._records: list[dict] = []
+    if self.path is not None:
+      self.path.parent.mkdir(parents=True, exist_ok=True)
 
   def write(self, step: int, metrics: dict, **extra: Any) -> dict:
     """Writes one record (arrays become floats/lists) and returns it."""
     rec = {"step": int(step), **{k: _scalar(v) for k, v in {**metrics, **extra}.items()}}
+    if self.path is None:
+      self._records.append(rec)
+      return rec
     with self.path.open("a") as f:
       f.write(json.dumps(rec) + "\n")
     return rec
 
   def truncate_after(self, step: int) -> None:
     """Drops records with ``step > step`` (a resumed run redoes them; no duplicates)."""
+    if self.path is None:
+      self._records = [r for r in self._records if r.get("step", 0) <= step]
+      return
     if not self.path.exists():
       return
     keep = [r for r in read_jsonl(self.path) if r.get("step", 0) <= step]
@@ -58,7 +67,8 @@ class MetricsWriter:
         f.write(json.dumps(r) + "\n")
 
   def read(self) -> list[dict]:
-    return read_jsonl(self.path)
+    """Every record written (or kept) so far."""
+    return list(self._records) if self.path is None else read_jsonl(self.path)
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:

@@ -29,6 +29,7 @@ started again redoes exactly steps ``c, c+1, ...`` and ends in the state of an u
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -100,10 +101,13 @@ def _es_to_json(es: EarlyStopping | None) -> dict | None:
   return d
 
 
-def _es_from_json(d: dict) -> EarlyStopping:
-  d = dict(d)
-  d["best"] = math.nan if d.get("best") is None else d["best"]
-  return EarlyStopping(**d)
+def _es_from_json(d: dict, like: EarlyStopping) -> EarlyStopping:
+  """The saved fields ``d`` restored into a copy of ``like`` (its class and any attributes that
+  are not fields, e.g. a subclass's wall-clock deadline, are this process's)."""
+  es = copy.copy(like)
+  for k, v in d.items():
+    setattr(es, k, math.nan if k == "best" and v is None else v)
+  return es
 
 
 def train_loop(state: Any, step_fn: Callable, batch_fn: Callable, *, rng: jax.Array,
@@ -112,7 +116,8 @@ def train_loop(state: Any, step_fn: Callable, batch_fn: Callable, *, rng: jax.Ar
                checkpoint_every: int = 0, writer: MetricsWriter | None = None,
                log_every: int = 50, eval_fn: Callable[[Any], dict] | None = None,
                eval_every: int = 0, early_stopping: EarlyStopping | None = None,
-               monitor: str = "loss", desc: str = "train") -> tuple[Any, dict]:
+               monitor: str = "loss", desc: str = "train",
+               show_progress: bool = True) -> tuple[Any, dict]:
   """Runs ``step_fn`` for steps ``[start, num_steps)``, resuming from the latest checkpoint.
 
   Args:
@@ -141,6 +146,7 @@ def train_loop(state: Any, step_fn: Callable, batch_fn: Callable, *, rng: jax.Ar
       each seed stops on its own (its state is frozen) and the loop ends when all have.
     monitor: the metric early stopping watches.
     desc: progress-bar label.
+    show_progress: False hides the bar (``WASSML_PROGRESS=0`` hides every bar).
 
   Returns:
     ``(state, info)``. ``info`` has ``start_step``, ``last_step``, ``execution`` (resolved),
@@ -184,7 +190,7 @@ def train_loop(state: Any, step_fn: Callable, batch_fn: Callable, *, rng: jax.Ar
   stoppers: list[EarlyStopping | None] = [early_stopping] * n_seeds
   saved_es = meta.get("early_stopping")
   if early_stopping is not None and saved_es:
-    stoppers = [_es_from_json(d) for d in (saved_es if seeds else [saved_es])]
+    stoppers = [_es_from_json(d, early_stopping) for d in (saved_es if seeds else [saved_es])]
 
   def unwrap(values):
     return values if seeds else values[0]
@@ -241,7 +247,8 @@ def train_loop(state: Any, step_fn: Callable, batch_fn: Callable, *, rng: jax.Ar
       if s == active[0]:
         bar.set_postfix({k: f"{v:.4g}" for k, v in list(mean.items())[:3]})
 
-  bar = progress(total=num_steps, initial=start, desc=desc)
+  bar = progress(total=num_steps, initial=start, desc=desc,
+                 **({} if show_progress else {"disable": True}))
   done = start
   while done < num_steps and not all(stopped):
     end = boundaries_after(done)

@@ -41,7 +41,8 @@ def sweep(run_fn: Callable[[Any], Any], keys_or_hparams: Any, *, in_axes: Any = 
   ``fori_loop`` / ``scan`` over steps inside ``run_fn``) leaves the weight-gradient
   convolutions in a layout that misses XLA:CPU's fast convolution path (narrow VGG8: 1.01 s
   per step in a loop vs 0.08 s as one jitted call). There, calling one compiled step from
-  Python is faster, as ``wassml.active_learning.training.fit_seeds(vectorize="host")`` does.
+  Python is faster: :func:`wassml.train.train_loop` with ``execution="host"`` (its ``"auto"`` on
+  CPU) does that, measured by ``experiments/bench_train`` (row ``executions``).
 
   Args:
     run_fn: ``run_fn(key_or_hparam, **static_kwargs) -> pytree of results``.

@@ -27,5 +27,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.gan_lr = 1e-4
   c.gp_weight = 10.0
   c.num_eval = 1000
-  c.progress = True
+  # Training loop (wassml.train.train_loop): the weightings' WGANs train as seeds.
+  c.execution = "auto"       # "host" on CPU, "scan" on GPU/TPU (same numbers)
+  c.checkpoint_every = 500   # steps; checkpoints in <workdir>/checkpoints/{classifier,wgan}
+  c.log_every = 20           # final_w1_estimate: the mean W1 estimate of the last period
   return c

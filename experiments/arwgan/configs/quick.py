@@ -14,5 +14,5 @@ def get_config():
   c.n_critic = 3
   c.gan_lr = 1e-3
   c.num_eval = 200
-  c.progress = False
+  c.checkpoint_every = 100
   return c

@@ -20,7 +20,11 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_clusters = 10
   c.seed = 0
   c.num_seeds = 5
-  c.vmap_seeds = False  # one seed at a time, with a progress bar
+  # wassml.train.train_loop: "auto" steps the seeds one after another on CPU and scans them
+  # (vmapped) on an accelerator; every phase checkpoints every 5000 steps (resume).
+  c.execution = "auto"
+  c.checkpoint_every = 5000
+  c.scan_steps = 100  # minibatches of a scanned chunk are stacked on the host
   c.raw_baselines = True
   c.raw_gmm_covariance = "diag"  # "GMM (diagonal covariance)" row of Table 1
   c.model = ml_collections.ConfigDict(dict(

@@ -19,7 +19,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_clusters = 10
   c.seed = 0
   c.num_seeds = 5
-  c.vmap_seeds = False
+  c.execution = "auto"
   c.raw_baselines = True
   c.raw_gmm_covariance = "diag"
   c.model = ml_collections.ConfigDict(dict(

@@ -22,7 +22,12 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_clusters = 3
   c.seed = 0
   c.num_seeds = 2
-  c.vmap_seeds = True
+  # wassml.train.train_loop: how the seeds (and auto-encoder restarts, and the K of model
+  # selection) train ("auto": one after another on CPU, scanned and vmapped on GPU/TPU), how
+  # often a phase checkpoints (0: at its end) and the period of the training curves.
+  c.execution = "auto"
+  c.checkpoint_every = 0
+  c.log_every = 10
   c.raw_baselines = True
   c.raw_gmm_covariance = "full"
   c.model = ml_collections.ConfigDict(dict(

@@ -31,6 +31,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.pretrain_steps = 1000
   c.steps = 10000
   c.eval_every = 1000
+  # wassml.train.train_loop: how the seeds of a pair train ('auto': one after another on CPU,
+  # scanned and vmapped on an accelerator) and how often a run checkpoints (None: at every
+  # evaluation; 0: at its end only).
+  c.execution = "auto"
+  c.checkpoint_every = ml_collections.config_dict.placeholder(int)
   # Joint OT (JUMBOT digits: eta1 = eta2 = 0.1, eta3 = 1, tau = rho = 1, eps = 0.1).
   c.eta1 = 0.1
   c.eta2 = 0.1

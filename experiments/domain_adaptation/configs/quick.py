@@ -17,6 +17,7 @@ def get_config():
   c.pretrain_steps = 150
   c.steps = 300
   c.eval_every = 50
+  c.checkpoint_every = 0       # each run checkpoints at its end only
   c.eta1 = 0.1
   c.eta2 = 0.1
   c.epsilon = 0.1

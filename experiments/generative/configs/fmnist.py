@@ -23,7 +23,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.noise_dim = 64
   c.hidden = (256, 512)
   c.learning_rate = 1e-3           # Adam, OT losses
-  # Minibatch OT loss settings (train.make_step); the Sinkhorn divergence uses the whole batch.
+  # Minibatch OT loss settings (common.make_step); the Sinkhorn divergence uses the whole batch.
   c.epsilon = 5.0                  # absolute, on squared-Euclidean pixel costs (median ~130)
   c.minibatch_size = 128
   c.num_minibatches = 1

@@ -37,7 +37,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.theory.bias_n = 32
   c.theory.bias_batch_sizes = (2, 4, 8, 16, 32)
   c.theory.connections_num_batches = 200
-  # The (m, k) sweep over seeds (wassml.train.sweep), off in quick.
+  # The (m, k) sweep, seeds trained together by wassml.train.train_loop; off in quick.
   c.sweep = False
   c.sweep_cfg = ml_collections.ConfigDict()
   c.sweep_cfg.loss = "sinkhorn"
@@ -46,4 +46,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.sweep_cfg.num_batches = (1, 4, 16)
   c.sweep_cfg.num_seeds = 3
   c.sweep_cfg.num_steps = 500
+  c.sweep_cfg.execution = "auto"      # "host" on CPU, "scan" on GPU/TPU (same numbers)
+  c.sweep_cfg.checkpoint_every = 100  # steps; <workdir>/checkpoints/sweep/<loss>_m<m>_k<k>
   return c

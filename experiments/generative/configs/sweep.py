@@ -1,7 +1,7 @@
 """The (m, k) sweep of the default config alone, at a reduced size (~10 min on 2 shared cores).
 
 Same data, generator, optimiser and loss as ``default.py``'s sweep (Sinkhorn minibatch loss on
-moons, eps = 0.05, 3 seeds vmapped per grid point); fewer steps (300 instead of 500), m in
+moons, eps = 0.05, 3 seeds trained together per grid point); fewer steps (300 instead of 500), m in
 (16, 32, 64) instead of (16, 64, 256), and n = 128 data samples per step inside which the k
 minibatches of size m are drawn.
 """

@@ -44,6 +44,12 @@ def get_config() -> ml_collections.ConfigDict:
   c.ground_cost = "confusion"
   c.cost_floor = 0.3  # tune_v3: 0.3 > 0.5 > 0.7 > 0.1 >> 1.0 (uniform cost) on validation
   c.cost_examples = 10000
+  # wassml.train.train_loop: "auto" | "host" | "vmap" | "scan" ("auto": host stepping on the CPU,
+  # jit(vmap(scan)) over the seeds on an accelerator; all give the same numbers).
+  c.execution = "auto"
+  # Each phase (warm-up, each method) checkpoints every this many epochs and at its end, under
+  # <workdir>/<setting>/checkpoints/<phase>; a killed run resumes from there. 0: at the end only.
+  c.checkpoint_every_epochs = 1
   c.progress = True
   c.plots = ml_collections.ConfigDict(dict(simplex=True, moons=True))
   c.moons = ml_collections.ConfigDict(dict(

@@ -33,6 +33,9 @@ def get_config():
   c.batch_size = 64
   c.learning_rate = 1e-3
   c.eval_batch_size = 256
+  # wassml.train.train_loop: "auto" | "host" | "vmap" | "scan" (auto: host stepping on the CPU,
+  # the seeds' CNNs vmapped and scanned together on an accelerator).
+  c.execution = "auto"
   c.seeds = (0, 1, 2)
   # Reporting.
   c.min_tokens_for_correlation = 5

@@ -25,5 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
       noise_std=1.53, latent_dim=2, ae_hidden=(64,), ae_steps=2000, t=0.05, ascent_steps=30,
       ot_batch=256, fmnist_examples=5000, fmnist_latent=10, fmnist_ae_hidden=(256,),
       fmnist_ae_steps=2000, fmnist_ascent_steps=10, fmnist_weight_decay=1e-4))
-  c.progress = True
+  # wassml.train.train_loop: "auto" | "host" | "vmap" | "scan" (auto: host stepping on the CPU).
+  c.execution = "auto"
+  c.progress = True  # unused: train_loop's bars follow WASSML_PROGRESS
   return c
