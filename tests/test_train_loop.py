@@ -171,6 +171,31 @@ def test_killed_seed_run_resumes_to_the_uninterrupted_result(tmp_path, execution
                                         for s in (0, 1)})  # none lost, none duplicated
 
 
+def test_run_phase_keeps_a_named_phase_in_its_workdir_and_resumes_it(tmp_path):
+  x, y = _data()
+  batches = wtrain.EpochBatches({"x": x, "y": y}, B, jax.random.key(9))
+  common = dict(rng=jax.random.key(6), num_steps=12, checkpoint_every=4, log_every=4)
+  ref, ref_info = wtrain.run_phase(_state(jax.random.key(4)), _step(), batches, workdir=None,
+                                   name="fit", **common)
+  assert [r["step"] for r in ref_info["records"]] == [4, 8, 12]  # kept in memory
+  assert not list(tmp_path.iterdir())
+  with pytest.raises(Killed):
+    wtrain.run_phase(_state(jax.random.key(4)), _step(), dying(batches, 9), workdir=tmp_path,
+                     name="stage/fit", **common)
+  assert (tmp_path / "checkpoints" / "stage" / "fit").is_dir()
+  got, info = wtrain.run_phase(_state(jax.random.key(4)), _step(), batches, workdir=tmp_path,
+                               name="stage/fit", **common)
+  assert info["start_step"] == 8
+  _close(got.params, ref.params)
+  assert info["records"] == wtrain.read_jsonl(tmp_path / "metrics" / "stage" / "fit.jsonl")
+  assert [r["step"] for r in info["records"]] == [4, 8, 12]
+  np.testing.assert_allclose([r["train/loss"] for r in info["records"]],
+                             [r["train/loss"] for r in ref_info["records"]], rtol=1e-5)
+  with pytest.raises(TypeError, match="makes its own checkpointer"):
+    wtrain.run_phase(ref, _step(), batches, workdir=tmp_path, name="x",
+                     checkpointer=None, **common)
+
+
 def test_seeds_stop_early_on_their_own_and_stay_frozen():
   x, y = _data()
   keys = jax.random.split(jax.random.key(9), 2)

@@ -19,7 +19,6 @@ results of an uninterrupted one (``results["resumed_from_step"]`` says where it 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -66,11 +65,10 @@ def train_classifier(config, key, x, y, num_classes, workdir=None):
   step = wtrain.make_step(wtrain.classifier_loss(state))
   batches = wtrain.EpochBatches({"x": x, "y": y}, config.classifier_batch_size,
                                 jax.random.fold_in(key, 1))
-  with _checkpointer(workdir, "classifier") as ckpt:
-    return wtrain.train_loop(state, step, batches, rng=jax.random.fold_in(key, 2),
-                             num_steps=config.classifier_epochs * batches.steps_per_epoch,
-                             checkpointer=ckpt, checkpoint_every=config.checkpoint_every,
-                             desc="classifier")
+  return wtrain.run_phase(state, step, batches, workdir=workdir, name="classifier",
+                          rng=jax.random.fold_in(key, 2),
+                          num_steps=config.classifier_epochs * batches.steps_per_epoch,
+                          checkpoint_every=config.checkpoint_every)
 
 
 def fit_wgans(config, keys: jax.Array, real: np.ndarray, weights: np.ndarray, workdir=None):
@@ -108,23 +106,12 @@ def fit_wgans(config, keys: jax.Array, real: np.ndarray, weights: np.ndarray, wo
     """Run ``s``'s ``n_critic`` real minibatches of step ``i``, drawn by its weights."""
     return {"x": real[np.asarray(draw(jax.random.fold_in(batch_keys[s], i), wj[s]))]}
 
-  with _checkpointer(workdir, "wgan") as ckpt:
-    stacked, info = wtrain.train_loop(
-        wtrain.stack_states(states), step, batch_fn,
-        rng=jnp.stack([jax.random.fold_in(k, 1) for k in keys]), num_steps=config.gan_steps,
-        num_seeds=num, execution=config.execution, checkpointer=ckpt,
-        checkpoint_every=config.checkpoint_every, log_every=config.log_every, desc="wgan")
+  stacked, info = wtrain.run_phase(
+      wtrain.stack_states(states), step, batch_fn, workdir=workdir, name="wgan",
+      rng=jnp.stack([jax.random.fold_in(k, 1) for k in keys]), num_steps=config.gan_steps,
+      num_seeds=num, execution=config.execution, checkpoint_every=config.checkpoint_every,
+      log_every=config.log_every)
   return wtrain.unstack_states(stacked, num), info
-
-
-@contextlib.contextmanager
-def _checkpointer(workdir, name):
-  """The Checkpointer of phase ``name`` under ``workdir`` (None without a workdir)."""
-  if workdir is None:
-    yield None
-    return
-  with wtrain.Checkpointer(workdir, max_to_keep=2, subdir=f"checkpoints/{name}") as ckpt:
-    yield ckpt
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

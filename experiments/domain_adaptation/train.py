@@ -207,29 +207,22 @@ def train_method(method: str, state, data, config, key, *, steps: int,
   grl = steps if method == "dann" else None
   samplers = [_sampler(d, config, jax.random.fold_in(k, 1), grl) for d, k in zip(datas, keys)]
   rngs = [jax.random.fold_in(k, 2) for k in keys]
-  eval_fn = writer = None
+  eval_fn = None
   if eval_every:
     if seeds:
       eval_fn = lambda st, s: evaluate(st, datas[s], config)
     else:
       eval_fn = lambda st: evaluate(st, datas[0], config)
-    writer = (wtrain.MetricsWriter(os.path.join(workdir, "metrics", f"{name}.jsonl"))
-              if workdir else wtrain.MetricsWriter(None))
-  ckpt = wtrain.Checkpointer(workdir, subdir=f"checkpoints/{name}") if workdir else None
   every = config.get("checkpoint_every")
   every = (eval_every or 0) if every is None else every
-  try:
-    state, info = wtrain.train_loop(
-        state, step_fn, (lambda i, s: samplers[s](i)) if seeds else samplers[0],
-        rng=jnp.stack(rngs) if seeds else rngs[0], num_steps=steps,
-        num_seeds=len(keys) if seeds else None, execution=config.get("execution", "auto"),
-        checkpointer=ckpt, checkpoint_every=every,
-        writer=writer, log_every=eval_every or steps, eval_fn=eval_fn,
-        eval_every=eval_every or 0, desc=desc, show_progress=config.get("progress", True))
-  finally:
-    if ckpt is not None:
-      ckpt.close()
-  records = writer.read() if writer is not None else []
+  state, info = wtrain.run_phase(
+      state, step_fn, (lambda i, s: samplers[s](i)) if seeds else samplers[0],
+      workdir=workdir or None, name=name, rng=jnp.stack(rngs) if seeds else rngs[0],
+      num_steps=steps, num_seeds=len(keys) if seeds else None,
+      execution=config.get("execution", "auto"), checkpoint_every=every,
+      log_every=eval_every or steps, eval_fn=eval_fn, eval_every=eval_every or 0, desc=desc,
+      show_progress=config.get("progress", True))
+  records = info["records"]
   evals = info["history"] if seeds else [info["history"]]
   hists = [_history(h, records, s if seeds else None) for s, h in enumerate(evals)]
   return state, (hists if seeds else hists[0])

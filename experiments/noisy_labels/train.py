@@ -186,7 +186,7 @@ def train_phase(state, step, batches, *, config, num_epochs: int, steps_per_epoc
     rng: ``[S]`` step keys.
     eval_fn: ``eval_fn(state, s) -> {"acc": test accuracy in %}``.
     workdir: the setting's folder: checkpoints go to ``checkpoints/<name>`` (a killed run resumes
-      there) and the per-epoch train means to ``metrics_<name>.jsonl``; None: no checkpoints.
+      there) and the per-epoch train means to ``metrics/<name>.jsonl``; None: no checkpoints.
     name: the phase's name.
 
   Returns:
@@ -196,20 +196,12 @@ def train_phase(state, step, batches, *, config, num_epochs: int, steps_per_epoc
   s = int(jnp.shape(rng)[0])
   num_steps = num_epochs * steps_per_epoch
   every = int(config.get("checkpoint_every_epochs", 1)) * steps_per_epoch
-  writer = wtrain.MetricsWriter(
-      None if workdir is None else os.path.join(workdir, f"metrics_{name}.jsonl"))
-  ckpt = (wtrain.Checkpointer(workdir, subdir=f"checkpoints/{name}", max_to_keep=2)
-          if workdir is not None else None)
-  try:
-    state, info = wtrain.train_loop(
-        state, step, batches, rng=rng, num_steps=num_steps, num_seeds=s,
-        execution=config.get("execution", "auto"), checkpointer=ckpt, checkpoint_every=every,
-        writer=writer, log_every=steps_per_epoch, eval_fn=eval_fn, eval_every=steps_per_epoch,
-        desc=f"noisy_labels {name}")
-  finally:
-    if ckpt is not None:
-      ckpt.close()
-  records = writer.read()
+  state, info = wtrain.run_phase(
+      state, step, batches, workdir=workdir, name=name, rng=rng, num_steps=num_steps,
+      num_seeds=s, execution=config.get("execution", "auto"), checkpoint_every=every,
+      log_every=steps_per_epoch, eval_fn=eval_fn, eval_every=steps_per_epoch,
+      desc=f"noisy_labels {name}")
+  records = info["records"]
   acc = np.asarray([[h["acc"] for h in hist] for hist in info["history"]], np.float64)
   return state, acc.reshape(s, num_epochs), _epoch_means(records, s, num_epochs), info
 

@@ -62,15 +62,10 @@ def _fit(state, loss_fn, x, y, *, epochs, batch_size, key, execution="auto", wor
 
 
 def _train(state, step, batches, *, rng, num_steps, every, execution, workdir, name):
-  ckpt = (wtrain.Checkpointer(workdir, subdir=f"checkpoints/{name}", max_to_keep=2)
-          if workdir is not None else None)
-  try:
-    return wtrain.train_loop(state, step, batches, rng=rng, num_steps=num_steps,
-                             execution=execution, checkpointer=ckpt, checkpoint_every=every,
-                             log_every=every, desc=name)
-  finally:
-    if ckpt is not None:
-      ckpt.close()
+  """One named phase through :func:`wassml.train.run_phase` (checkpoints under ``workdir``)."""
+  return wtrain.run_phase(state, step, batches, workdir=workdir, name=name, rng=rng,
+                          num_steps=num_steps, execution=execution, checkpoint_every=every,
+                          log_every=every)
 
 
 def _two_head_loss(apply_fn, num_t):

@@ -10,6 +10,7 @@ from experiments.domain_adaptation import train
 from experiments.domain_adaptation.configs import default as default_config
 from experiments.domain_adaptation.configs import quick as quick_config
 from tests.fixtures import Killed, dying
+from wassml.train import loop as wloop
 
 
 def test_quick_config_results(tmp_path):
@@ -199,7 +200,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
   config.seeds = [0, 1]
   config.pretrain_steps, config.steps, config.eval_every = 20, 40, 10
   config.checkpoint_every = None        # at every evaluation
-  real = train.wtrain.train_loop
+  real = wloop.train_loop  # what wassml.train.run_phase calls
   starts = {}
 
   def spy(state, step_fn, batch_fn, *, kill_at=None, **kw):
@@ -207,13 +208,13 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
     starts[kw["desc"]] = out[1]["start_step"]
     return out
 
-  monkeypatch.setattr(train.wtrain, "train_loop", spy)
+  monkeypatch.setattr(wloop, "train_loop", spy)
   ref = train.train_and_evaluate(config, str(tmp_path / "ref"))
-  monkeypatch.setattr(train.wtrain, "train_loop", lambda *a, **kw: spy(
+  monkeypatch.setattr(wloop, "train_loop", lambda *a, **kw: spy(
       *a, kill_at=25 if "jumbot" in kw["desc"] else None, **kw))
   with pytest.raises(Killed):
     train.train_and_evaluate(config, str(tmp_path / "run"))
-  monkeypatch.setattr(train.wtrain, "train_loop", spy)
+  monkeypatch.setattr(wloop, "train_loop", spy)
   starts.clear()
   got = train.train_and_evaluate(config, str(tmp_path / "run"))
   assert starts == {"moons_rot30 pretrain": 20, "moons_rot30 source_only": 40,

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from typing import Any, Callable, Sequence
 
 import jax
@@ -242,21 +241,12 @@ def train_phase(step: Callable, state: Any, keys: jax.Array, num_steps: int,
 
   one = jax.tree.map(lambda a: a[0], state)
   names = list(jax.eval_shape(step_fn, one, batches(0, 0), keys[0])[1])
-  if loop.workdir:
-    writer = wtrain.MetricsWriter(os.path.join(loop.workdir, "metrics", f"{phase}.jsonl"))
-    ckpt = wtrain.Checkpointer(loop.workdir, subdir=f"checkpoints/{phase}")
-  else:
-    writer, ckpt = wtrain.MetricsWriter(None), None
-  try:
-    state, _ = wtrain.train_loop(
-        state, jax.jit(step_fn), batches, rng=keys, num_steps=num_steps, num_seeds=num_runs,
-        execution=loop.execution, scan_steps=loop.scan_steps, checkpointer=ckpt,
-        checkpoint_every=loop.checkpoint_every, writer=writer, log_every=loop.log_every,
-        desc=phase)
-  finally:
-    if ckpt is not None:
-      ckpt.close()
-  return state, _curves(writer.read(), names, num_runs)
+  state, info = wtrain.run_phase(
+      state, jax.jit(step_fn), batches, workdir=loop.workdir or None, name=phase, rng=keys,
+      num_steps=num_steps, num_seeds=num_runs, execution=loop.execution,
+      scan_steps=loop.scan_steps, checkpoint_every=loop.checkpoint_every,
+      log_every=loop.log_every)
+  return state, _curves(info["records"], names, num_runs)
 
 
 def _is_single(key: jax.Array) -> bool:

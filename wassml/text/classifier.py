@@ -64,7 +64,7 @@ def train_text_cnn(rng: jax.Array, model, ids: ArrayLike, labels: ArrayLike, *,
     progress: show the loop's tqdm bar.
     execution: ``"auto"``, ``"host"``, ``"vmap"`` or ``"scan"`` (:func:`wassml.train.train_loop`).
     workdir: where to checkpoint (every epoch, under ``<workdir>/checkpoints/<name>``) and log
-      the per-epoch means (``<workdir>/metrics_<name>.jsonl``); a killed run called again with
+      the per-epoch means (``<workdir>/metrics/<name>.jsonl``); a killed run called again with
       the same workdir resumes from its last epoch. None: no checkpoints.
     name: the run's name in ``workdir``.
 
@@ -109,21 +109,12 @@ def train_text_cnn(rng: jax.Array, model, ids: ArrayLike, labels: ArrayLike, *,
   batches = wtrain.EpochBatches({"ids": ids, "y": labels},
                                 bs, jnp.stack(batch_keys) if seeds else batch_keys[0])
   spe = batches.steps_per_epoch
-  writer = wtrain.MetricsWriter(
-      None if workdir is None else os.path.join(workdir, f"metrics_{name}.jsonl"))
-  ckpt = (wtrain.Checkpointer(workdir, subdir=f"checkpoints/{name}", max_to_keep=2)
-          if workdir is not None else None)
-  try:
-    state, info = wtrain.train_loop(
-        wtrain.stack_states(states) if seeds else states[0], make_text_cnn_step(model),
-        batches, rng=jnp.stack(step_keys) if seeds else step_keys[0],
-        num_steps=num_epochs * spe, num_seeds=num if seeds else None, execution=execution,
-        checkpointer=ckpt, checkpoint_every=spe, writer=writer, log_every=spe,
-        desc=f"text CNN {name}", show_progress=progress)
-  finally:
-    if ckpt is not None:
-      ckpt.close()
-  records = writer.read()
+  state, info = wtrain.run_phase(
+      wtrain.stack_states(states) if seeds else states[0], make_text_cnn_step(model), batches,
+      workdir=workdir, name=name, rng=jnp.stack(step_keys) if seeds else step_keys[0],
+      num_steps=num_epochs * spe, num_seeds=num if seeds else None, execution=execution,
+      checkpoint_every=spe, log_every=spe, desc=f"text CNN {name}", show_progress=progress)
+  records = info["records"]
   history = [{"loss": [], "accuracy": [], "start_step": info["start_step"]} for _ in range(num)]
   for r in sorted(records, key=lambda r: r["step"]):
     if "train/loss" in r:

@@ -33,6 +33,7 @@ import copy
 import dataclasses
 import functools
 import math
+import os
 from typing import Any, Callable
 
 import jax
@@ -43,7 +44,8 @@ from wassml.train.checkpoint import Checkpointer
 from wassml.train.evaluate import EarlyStopping
 from wassml.train.logs import MetricsWriter, progress
 
-__all__ = ["EXECUTIONS", "resolve_execution", "train_loop", "stack_states", "unstack_states"]
+__all__ = ["EXECUTIONS", "resolve_execution", "run_phase", "stack_states", "train_loop",
+           "unstack_states"]
 
 EXECUTIONS = ("auto", "host", "vmap", "scan")
 _DEFAULT_SCAN_STEPS = 500
@@ -323,3 +325,43 @@ def train_loop(state: Any, step_fn: Callable, batch_fn: Callable, *, rng: jax.Ar
   bar.close()
   final = (stack_states(states) if seeds else states[0]) if host else stacked
   return final, info(done)
+
+
+def run_phase(state: Any, step_fn: Callable, batch_fn: Callable, *,
+              workdir: str | os.PathLike | None, name: str, max_to_keep: int = 2,
+              **loop_kwargs: Any) -> tuple[Any, dict]:
+  """:func:`train_loop` as one named phase of a run kept in ``workdir``.
+
+  The phase checkpoints under ``<workdir>/checkpoints/<name>`` (and resumes from there) and
+  logs its training means and evaluations to ``<workdir>/metrics/<name>.jsonl``. Without a
+  workdir nothing is written: no checkpoints, and the records are kept in memory.
+
+  Args:
+    state, step_fn, batch_fn: as for :func:`train_loop`.
+    workdir: the run's folder, or None.
+    name: the phase's name (a relative path: ``"selection/critic"`` nests).
+    max_to_keep: checkpoints kept.
+    **loop_kwargs: the other arguments of :func:`train_loop` (``rng``, ``num_steps``,
+      ``num_seeds``, ``execution``, ``checkpoint_every``, ``eval_fn``, ...; ``desc`` defaults
+      to ``name``).
+
+  Returns:
+    ``(state, info)`` as :func:`train_loop`, with ``info["records"]``: every record logged
+    (``{'step', 'train/<metric>' or 'eval/<metric>', 'seed'}``), in step order.
+  """
+  for taken in ("checkpointer", "writer"):
+    if taken in loop_kwargs:
+      raise TypeError(f"run_phase makes its own {taken} from workdir; use train_loop to pass one.")
+  loop_kwargs.setdefault("desc", name)
+  writer = MetricsWriter(None if workdir is None
+                         else os.path.join(workdir, "metrics", f"{name}.jsonl"))
+  ckpt = (Checkpointer(workdir, subdir=f"checkpoints/{name}", max_to_keep=max_to_keep)
+          if workdir is not None else None)
+  try:
+    state, info = train_loop(state, step_fn, batch_fn, checkpointer=ckpt, writer=writer,
+                             **loop_kwargs)
+  finally:
+    if ckpt is not None:
+      ckpt.close()
+  info["records"] = sorted(writer.read(), key=lambda r: r["step"])
+  return state, info
