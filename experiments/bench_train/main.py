@@ -17,8 +17,11 @@ then the reference, then wassml again ...), reporting medians:
   the cost sent to the host and POT's ``sinkhorn_knopp_unbalanced`` at its defaults.
 - ``executions``: 3 seeds x ``--exec_steps`` SmallCNN steps through ``train_loop`` with
   ``execution="host"``, ``"vmap"`` and ``"scan"`` (what ``"auto"`` chooses between).
-- ``memory``: peak resident memory (``ru_maxrss`` of a fresh child process) of one wassml SmallCNN
+- ``memory``: peak resident memory (``VmHWM`` of a fresh child process) of one wassml SmallCNN
   epoch, of a 3-seed SmallCNN run vmapped over the seeds, and of one PyTorch epoch.
+- ``conv_layer``: the SmallCNN's 14x14 32->64 convolution piece by piece: forward, input
+  gradient, kernel gradient (``lax`` and ``wassml.nn.conv``), and forward + both gradients in
+  wassml and in PyTorch (``ratio``).
 - ``cnn_probe_speedup``: ``experiments/noisy_labels/results/cnn_probe``'s VAT point (574 s on
   the old ``jit(vmap(scan(scan(step))))`` path) rerun on the current loop, as a child process
   with the same command; 574 s divided by its wall time.
@@ -28,6 +31,9 @@ of threads (``torch.set_num_threads(os.cpu_count())``). Both are recorded in ``m
 
 PyTorch is a benchmark-only extra: ``make bench-train`` installs it (``torch==2.13.0``, the CPU
 build) and runs this; ``make test`` never needs it.
+
+Writes ``results.json`` and ``README.md`` (its tables generated from the JSON, then the
+hand-written reading in ``analysis.md``); ``--rows=`` (none) only rewrites the README.
 
 Usage:
   python -m experiments.bench_train.main --workdir=experiments/bench_train/results/cpu
@@ -42,13 +48,14 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import app, flags
 
 FLAGS = flags.FLAGS
 ROWS = ("smallcnn_cce_epoch", "smallcnn_vat_epoch", "jumbot_step", "executions", "memory",
-        "cnn_probe_speedup", "profile")
+        "cnn_probe_speedup", "profile", "conv_layer")
 CNN_PROBE_OLD_S = 574.0
 VAT = dict(beta=1.0, xi=1e-2, radius=8.0)
 JUMBOT = dict(eta1=0.1, eta2=0.1, rho=1.0, epsilon=0.1)
@@ -277,6 +284,65 @@ def bench_executions(rounds: int, steps: int, seeds: int = 3) -> dict:
           "max_abs_param_diff_vs_host": diff, "fastest": min(med, key=med.get)}
 
 
+def bench_conv_layer(rounds: int) -> dict:
+  """The SmallCNN's second convolution (128 x 14 x 14 x 32 -> 64, 3x3, SAME) piece by piece."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from jax import lax  # pylint: disable=g-import-not-at-top
+  from wassml.nn import conv  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(128, 14, 14, 32)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(3, 3, 32, 64)) * 0.1, jnp.float32)
+  dn = ("NHWC", "HWIO", "NHWC")
+
+  def lax_conv(x, w):
+    return lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn)
+
+  def wassml_conv(x, w):
+    return conv.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn)
+
+  dy = jnp.asarray(rng.normal(size=(128, 14, 14, 64)), jnp.float32)
+  fns = {
+      "forward": jax.jit(lax_conv),
+      "input_grad": jax.jit(lambda x, w: jax.vjp(lambda u: lax_conv(u, w), x)[1](dy)[0]),
+      "kernel_grad_lax": jax.jit(lambda x, w: jax.vjp(lambda v: lax_conv(x, v), w)[1](dy)[0]),
+      "kernel_grad_wassml": jax.jit(lambda x, w: jax.vjp(lambda v: wassml_conv(x, v), w)[1](dy)[0]),
+      "forward_and_both_grads_wassml": jax.jit(lambda x, w: jax.grad(
+          lambda u, v: jnp.vdot(wassml_conv(u, v), dy), argnums=(0, 1))(x, w)),
+  }
+  out = {}
+  for name, f in fns.items():
+    jax.block_until_ready(f(x, w))
+    ts = []
+    for _ in range(max(rounds, 1) * 5):
+      t0 = time.perf_counter()
+      jax.block_until_ready(f(x, w))
+      ts.append(time.perf_counter() - t0)
+    out[f"{name}_ms"] = 1e3 * _median(ts)
+  if have_torch():
+    torch = torch_setup()
+    tx = torch.from_numpy(np.asarray(x).transpose(0, 3, 1, 2).copy()).requires_grad_(True)
+    tw = torch.from_numpy(np.asarray(w).transpose(3, 2, 0, 1).copy()).requires_grad_(True)
+    tdy = torch.from_numpy(np.asarray(dy).transpose(0, 3, 1, 2).copy())
+
+    def torch_layer():
+      y = torch.nn.functional.conv2d(tx, tw, padding=1)
+      gx, gw = torch.autograd.grad(y, (tx, tw), tdy)
+      return gx, gw
+
+    torch_layer()
+    ts = []
+    for _ in range(max(rounds, 1) * 5):
+      t0 = time.perf_counter()
+      torch_layer()
+      ts.append(time.perf_counter() - t0)
+    out["torch_forward_and_both_grads_ms"] = 1e3 * _median(ts)
+    out["ratio"] = out["forward_and_both_grads_wassml_ms"] / out["torch_forward_and_both_grads_ms"]
+  print(f"  conv layer: {out}", flush=True)
+  return out
+
+
 def bench_profile() -> dict:
   """Per-operation-kind time of the SmallCNN CCE step and of the JUMBOT step (profile.py)."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -308,11 +374,24 @@ def bench_profile() -> dict:
 
 
 # ----------------------------------------------------------------------------- memory (children)
+def peak_rss_mib() -> float:
+  """This process's peak resident memory (``VmHWM``), in MiB.
+
+  Not ``getrusage(...).ru_maxrss``: Linux carries that over ``fork`` and ``exec``, so a child
+  of the benchmark would report at least the parent's size when it was spawned.
+  """
+  with open("/proc/self/status") as fh:
+    for line in fh:
+      if line.startswith("VmHWM:"):
+        return int(line.split()[1]) / 1024
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: not Linux
+
+
 def child(kind: str) -> dict:
   """Runs one memory probe in this (fresh) process; returns its peak RSS."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   x, y = fashion_mnist()
-  base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  base = peak_rss_mib()
   t0 = time.perf_counter()
   if kind == "wassml_epoch":
     state, step, batches = wassml_classifier(x, y, vat=False)
@@ -329,7 +408,7 @@ def child(kind: str) -> dict:
     torch_epoch(torch, model, opt, xt, torch.from_numpy(y.astype(np.int64)), vat=False)
   else:
     raise ValueError(f"unknown memory probe {kind!r}")
-  return {"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+  return {"peak_rss_mib": peak_rss_mib(),
           "rss_after_data_mib": base, "seconds": time.perf_counter() - t0}
 
 
@@ -350,22 +429,117 @@ def bench_memory() -> dict:
 
 
 def bench_cnn_probe(workdir: str, command: str | None = None) -> dict:
-  """Reruns cnn_probe's VAT point on the current loop and times the whole command."""
-  wd = os.path.join(workdir, "cnn_probe_rerun")
-  cmd = [sys.executable, "-m", "experiments.noisy_labels.tune",
-         "--config=experiments/noisy_labels/configs/cnn_probe.py", f"--workdir={wd}",
-         "--config.tune.grid.war.beta=()"]
-  cmd = command.split() if command else cmd
-  t0 = time.perf_counter()
-  res = subprocess.run(cmd, capture_output=True, text=True,
-                       env={**os.environ, "WASSML_PROGRESS": "0"})
-  wall = time.perf_counter() - t0
+  """Reruns cnn_probe's VAT point on the current loop and times the whole command.
+
+  The rerun trains in a fresh temporary folder (a folder holding its checkpoints would resume
+  instead of retraining); its ``tune.json`` rows are kept in the result.
+  """
+  del workdir
+  with tempfile.TemporaryDirectory() as wd:
+    cmd = [sys.executable, "-m", "experiments.noisy_labels.tune",
+           "--config=experiments/noisy_labels/configs/cnn_probe.py:vat", f"--workdir={wd}"]
+    cmd = command.split() if command else cmd
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True,
+                         env={**os.environ, "WASSML_PROGRESS": "0"})
+    wall = time.perf_counter() - t0
+    tune = os.path.join(wd, "tune.json")
+    rows = json.load(open(tune)).get("rows") if os.path.exists(tune) else None
+  shown = " ".join(c if not c.startswith("--workdir=") else "--workdir=<fresh folder>"
+                   for c in cmd[1:])
   if res.returncode:
-    return {"error": res.stderr[-2000:], "command": " ".join(cmd), "seconds": wall}
+    return {"error": res.stderr[-2000:], "command": shown, "seconds": wall}
   return {"old_s": CNN_PROBE_OLD_S, "new_s": wall, "speedup": CNN_PROBE_OLD_S / wall,
-          "command": " ".join(cmd[1:]),
+          "command": shown, "tune_rows": rows,
           "note": "wall time of the whole command (data load, compilation, 3 epochs, "
                   "validation), like the 574 s of results/cnn_probe"}
+
+
+def _fmt(v, unit=""):
+  if v is None:
+    return "n/a"
+  return (f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}") + unit
+
+
+def summary_markdown(results: dict) -> str:
+  """The rows of ``results`` as markdown tables (the top of ``README.md`` beside the JSON)."""
+  meta = results.get("meta", {})
+  lines = [f"Generated from `results.json` by `experiments/bench_train/main.py` "
+           f"({meta.get('date_utc', '?')}, {meta.get('platform', '?')}, "
+           f"{meta.get('cpu_count', '?')} cores, jax {meta.get('jax', '?')}, "
+           f"torch {meta.get('torch', '?')}, data `{meta.get('data', '?')}`).", "",
+           *[f"Command ({r['date_utc']}): `{r['command']}`" for r in
+             meta.get("runs", [{"date_utc": meta.get("date_utc", "?"),
+                                "command": meta.get("command", "?")}])], "",
+           "| row | wassml | reference | ratio (wassml / reference) |", "|---|---|---|---|"]
+  for row, ref in (("smallcnn_cce_epoch", "torch_s"), ("smallcnn_vat_epoch", "torch_s"),
+                   ("jumbot_step", "reference_s")):
+    r = results.get(row)
+    if r:
+      lines.append(f"| `{row}` | {_fmt(r.get('wassml_s'), ' s')} | {_fmt(r.get(ref), ' s')} | "
+                   f"{_fmt(r.get('ratio'))} |")
+  ex = results.get("executions")
+  if ex:
+    lines += ["", f"`executions` ({ex['seeds']} seeds x {ex['steps']} SmallCNN steps, batch "
+              f"{ex['batch_size']}; fastest: `{ex['fastest']}`)", "",
+              "| execution | seconds | over host |", "|---|---|---|",
+              f"| host | {_fmt(ex['host_s'], ' s')} | 1 |",
+              f"| vmap | {_fmt(ex['vmap_s'], ' s')} | {_fmt(ex['vmap_over_host'])} |",
+              f"| scan | {_fmt(ex['scan_s'], ' s')} | {_fmt(ex['scan_over_host'])} |"]
+  mem = results.get("memory")
+  if mem:
+    lines += ["", "| memory probe | peak RSS | RSS after data |", "|---|---|---|"]
+    lines += [f"| {k} | {_fmt(v['peak_rss_mib'], ' MiB')} | "
+              f"{_fmt(v['rss_after_data_mib'], ' MiB')} |"
+              for k, v in mem.items() if isinstance(v, dict)]
+  cp = results.get("cnn_probe_speedup")
+  if cp:
+    lines += ["", (f"`cnn_probe_speedup`: {_fmt(cp.get('old_s'), ' s')} (old path) / "
+                   f"{_fmt(cp.get('new_s'), ' s')} (now) = **{_fmt(cp.get('speedup'))}x**")
+              if "speedup" in cp else f"`cnn_probe_speedup`: failed: {cp.get('error', '')[-300:]}"]
+  cl = results.get("conv_layer")
+  if cl:
+    lines += ["", "`conv_layer` (SmallCNN conv 2: 128 x 14 x 14 x 32 -> 64, 3x3), ms per call:", "",
+              "| piece | ms |", "|---|---|"]
+    lines += [f"| {k[:-3]} | {_fmt(v)} |" for k, v in cl.items() if k.endswith("_ms")]
+    if cl.get("ratio") is not None:
+      lines.append(f"| ratio (wassml / PyTorch, forward + both gradients) | {_fmt(cl['ratio'])} |")
+  prof = results.get("profile")
+  if prof:
+    for name, p in prof.items():
+      if not isinstance(p, dict):
+        continue  # measured_utc
+      top = sorted(p["by_kind_ms"].items(), key=lambda kv: -kv[1])[:6]
+      lines += ["", f"Profile of `{name}` (ms per step by operation kind): " +
+                ", ".join(f"{k} {v:.1f}" for k, v in top)]
+  return "\n".join(lines) + "\n"
+
+
+def cpu_model() -> str:
+  """The CPU's model name (``/proc/cpuinfo``), or the platform's machine type."""
+  try:
+    with open("/proc/cpuinfo") as fh:
+      for line in fh:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+ANALYSIS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+
+
+def write_readme(workdir: str, results: dict) -> str:
+  """``<workdir>/README.md``: the tables of :func:`summary_markdown`, then ``analysis.md``."""
+  text = "# Training speed on this CPU: wassml against PyTorch, side by side\n\n"
+  text += summary_markdown(results)
+  if os.path.exists(ANALYSIS):
+    text += "\n" + open(ANALYSIS).read()
+  path = os.path.join(workdir, "README.md")
+  with open(path, "w") as fh:
+    fh.write(text)
+  return path
 
 
 def main(argv):
@@ -380,6 +554,9 @@ def main(argv):
   results = {}
   if os.path.exists(path) and FLAGS.keep:
     results = json.load(open(path))
+  if not FLAGS.rows:  # only rewrite the README from the results already measured
+    print(write_readme(FLAGS.workdir, results))
+    return
   t0 = time.time()
   for row in FLAGS.rows:
     print(f"{row} ...", flush=True)
@@ -397,14 +574,19 @@ def main(argv):
       results[row] = bench_cnn_probe(FLAGS.workdir, FLAGS.cnn_probe_command)
     elif row == "profile":
       results[row] = bench_profile()
+    elif row == "conv_layer":
+      results[row] = bench_conv_layer(FLAGS.rounds)
     else:
       raise ValueError(f"unknown row {row!r}; valid: {list(ROWS)}")
+    results[row]["measured_utc"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with open(path, "w") as fh:  # after every row: a killed run keeps what it measured
       json.dump(results, fh, indent=2)
   torch_version = None
   if have_torch():
     import torch  # pylint: disable=g-import-not-at-top
     torch_version = torch.__version__
+  previous = results.get("meta", {})
+  runs = previous.get("runs", [])
   results["meta"] = {
       "command": "python -m experiments.bench_train.main " + " ".join(
           f"--{k}={getattr(FLAGS, k) if k != 'rows' else ','.join(FLAGS.rows)}"
@@ -413,7 +595,7 @@ def main(argv):
                  f"torch.set_num_threads({os.cpu_count()})",
       "data": FLAGS.data,
       "xla_flags": os.environ.get("XLA_FLAGS", ""),
-      "machine": platform.processor() or platform.machine(),
+      "machine": cpu_model(),
       "platform": platform.platform(),
       "cpu_count": os.cpu_count(),
       "backend": jax.default_backend(),
@@ -423,8 +605,12 @@ def main(argv):
       "seconds": time.time() - t0,
       "load_average_at_end": os.getloadavg(),
   }
+  # Every invocation that wrote rows into this file (a row is stamped with its measured_utc).
+  results["meta"]["runs"] = runs + ([{k: results["meta"][k] for k in (
+      "command", "date_utc", "seconds", "load_average_at_end")}])
   with open(path, "w") as fh:
     json.dump(results, fh, indent=2)
+  write_readme(FLAGS.workdir, results)
   print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk in (
       "ratio", "speedup", "fastest", "wassml_s", "torch_s", "reference_s")}
       for k, v in results.items() if k not in ("meta", "memory")}, indent=2))

@@ -1,19 +1,18 @@
 """A drop-in ``lax.conv_general_dilated`` whose kernel gradient is fast on XLA:CPU.
 
 On XLA:CPU the gradient of a convolution with respect to its kernel (the convolution that
-contracts over the batch and the image) is far slower than the forward pass and the input
-gradient. Measured on the project's 2-core CPU (``experiments/bench_train``, jax 0.10.2), for a
-3x3 'SAME' convolution of the SmallCNN (batch 128, 14x14, 32 -> 64 channels) the forward took
-7 ms, the input gradient 7 ms and the kernel gradient 29 ms; PyTorch's whole forward + backward
-of the same layer took 12 ms.
+contracts over the batch and the image) is the slowest of its three pieces: for a 3x3 'SAME'
+layer of the SmallCNN (batch 128, 14x14, 32 -> 64 channels) it takes about twice the forward pass
+or the input gradient (``experiments/bench_train``, row ``conv_layer``, on the project's 2-core
+CPU; the figures are in ``experiments/bench_train/results/cpu/README.md``).
 
 The kernel gradient is a sum over the batch and the output pixels,
 ``dW[i, j, c, o] = sum_{n, h, w} x_pad[n, h + i, w + j, c] * dy[n, h, w, o]``. Written as one
 matrix product per kernel offset ``(i, j)`` (a ``[C, N*H*W] @ [N*H*W, O]`` product on a shifted
 view of the padded input; for ``C < 8`` one product of the stacked ``[N*H*W, kh*kw*C]`` patches),
-it runs on XLA:CPU's matrix-multiply path: 11 ms instead of 29 ms for the layer above. The
-forward pass and the input gradient stay ``lax.conv_general_dilated`` and its transpose, so the
-values are the same convolution up to float summation order.
+it runs on XLA:CPU's matrix-multiply path, faster than ``lax``'s kernel gradient on that layer
+(row ``conv_layer``). The forward pass and the input gradient stay ``lax.conv_general_dilated``
+and its transpose, so the values are the same convolution up to float summation order.
 
 :func:`conv_general_dilated` takes this path only where it applies and pays: the CPU backend, a
 2-D convolution in NHWC / HWIO layout, unit strides and dilations, one feature group. Everything

@@ -144,7 +144,7 @@ def auction_assignment(cost: jax.Array, *, eps_final_rel: float, eps_factor: flo
   return jnp.maximum(obj, 0), p * span, r, ok
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=32)
 def _sequential_auction(eps_final_rel: float, chunk: int):
   """The auction with a custom vmap rule: a batch is solved one problem after
   another (``lax.map``) inside the compiled program. A batched ``while_loop``
