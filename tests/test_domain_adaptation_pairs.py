@@ -62,3 +62,39 @@ def test_partial_pair_is_the_full_pair_filtered(name, split):
   np.testing.assert_array_equal(tgt_p.x, tgt_f.x[keep])
   assert set(np.unique(tgt_p.y)) == {0, 1, 2, 3, 4}
   assert set(np.unique(src_p.y)) == set(range(10))
+
+
+def _image_keys(x):
+  return {row.tobytes() for row in np.asarray(x).reshape(len(x), -1)}
+
+
+def test_real_digit_pairs_are_the_real_sets_with_their_own_labels():
+  for split in ("train", "test"):
+    digits, mnist = data.load("digits_28", split), data.load("mnist_5k", split)
+    src, tgt = data.domain_pair("digits_to_mnist", split=split)
+    np.testing.assert_array_equal(src.x, digits.x)
+    np.testing.assert_array_equal(src.y, digits.y)
+    np.testing.assert_array_equal(tgt.x, mnist.x)
+    np.testing.assert_array_equal(tgt.y, mnist.y)
+    back_src, back_tgt = data.domain_pair("mnist_to_digits", split=split, max_examples=50)
+    np.testing.assert_array_equal(back_src.x, mnist.x[:50])
+    np.testing.assert_array_equal(back_tgt.y, digits.y[:50])
+  assert src.x.shape[1:] == tgt.x.shape[1:] == (28, 28, 1)
+  # The protocol: no target test image is among the target training images.
+  train_t = data.domain_pair("digits_to_mnist", split="train")[1]
+  assert not _image_keys(train_t.x) & _image_keys(tgt.x)
+
+
+def test_mnistm_pair_blends_the_odd_rows_with_photos_and_keeps_test_images_out():
+  full = data.load("mnist_5k", "train", max_examples=200)
+  src, tgt = data.domain_pair("mnist_to_mnistm", max_examples=100, seed=3)
+  np.testing.assert_array_equal(src.x, np.repeat(full.x[0::2], 3, axis=-1))
+  np.testing.assert_array_equal(tgt.y, full.y[1::2])
+  np.testing.assert_array_equal(tgt.x, domain.blend_with_photos(3, full.x[1::2]))
+  assert tgt.x.shape[1:] == (28, 28, 3) and 0.0 <= tgt.x.min() and tgt.x.max() <= 1.0
+  # The test target is the blend of mnist_5k's test rows, none of them a training image.
+  test = data.load("mnist_5k", "test")
+  _, test_tgt = data.domain_pair("mnist_to_mnistm", split="test", seed=3)
+  np.testing.assert_array_equal(test_tgt.y, test.y[1::2])
+  np.testing.assert_array_equal(test_tgt.x, domain.blend_with_photos(3, test.x[1::2]))
+  assert not _image_keys(test.x) & _image_keys(data.load("mnist_5k", "train").x)

