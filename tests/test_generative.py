@@ -29,10 +29,12 @@ def test_fit_reduces_w2_well_below_initial(name):
   state = fitting.create_generator_state(jax.random.key(0), gen, 2, optax.adam(3e-3))
   before = float(losses.exact_w2(fitting.sample(jax.random.key(1), state, 300), heldout))
   state, hist = fitting.fit(jax.random.key(2), state, data, step, num_steps=200, batch_size=128,
-                            num_snapshots=2, progress=False)
+                            num_snapshots=2, progress=False,
+                            snapshot_fn=lambda k, st: fitting.sample(k, st, 50))
   after = float(losses.exact_w2(fitting.sample(jax.random.key(1), state, 300), heldout))
   assert np.isfinite(hist["loss"])  # the mean loss of the last logging period
-  assert [t for t, _ in hist["snapshots"]] == [0, 200]
+  assert [t for t, _ in hist["snapshots"]] == [0, 200]  # before training and at the end
+  assert all(x.shape == (50, 2) for _, x in hist["snapshots"])
   assert after < 0.5 * before, (before, after)
 
 
