@@ -249,7 +249,7 @@ def train_loop(state: Any, step_fn: Callable, batch_fn: Callable, *, rng: jax.Ar
       if s == active[0]:
         bar.set_postfix({k: f"{v:.4g}" for k, v in list(mean.items())[:3]})
 
-  bar = progress(total=num_steps, initial=start, desc=desc,
+  bar = progress(total=num_steps, initial=start, desc=desc, leave=False,  # phases nest
                  **({} if show_progress else {"disable": True}))
   done = start
   while done < num_steps and not all(stopped):
