@@ -46,3 +46,26 @@ def dying(batch_fn, kill_at):
       raise Killed()
     return batch_fn(i, *seed)
   return fn
+
+
+class PhaseKiller:
+  """Stands in for ``wassml.train.loop.train_loop`` (what ``wassml.train.run_phase`` calls).
+
+  It records the first step of every phase it runs (``starts[desc]``), and with
+  ``kill = (desc, step)`` the phase whose description contains ``desc`` dies at ``step``
+  (:class:`Killed`), as a process killed there would.
+  """
+
+  def __init__(self, monkeypatch):
+    from wassml.train import loop  # pylint: disable=g-import-not-at-top
+    self.real = loop.train_loop
+    self.starts: dict[str, int] = {}
+    self.kill: tuple[str, int] | None = None
+    monkeypatch.setattr(loop, "train_loop", self)
+
+  def __call__(self, state, step_fn, batch_fn, **kw):
+    desc = kw.get("desc", "")
+    at = self.kill[1] if self.kill is not None and self.kill[0] in desc else None
+    out = self.real(state, step_fn, dying(batch_fn, at), **kw)
+    self.starts[desc] = out[1]["start_step"]
+    return out

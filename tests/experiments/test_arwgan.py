@@ -8,7 +8,7 @@ import pytest
 
 from experiments.arwgan import train
 from experiments.arwgan.configs import quick
-from wassml.train import loop as wloop
+from tests.fixtures import Killed, PhaseKiller
 
 
 def test_quick_config(tmp_path):
@@ -44,22 +44,11 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
   full = train.train_and_evaluate(config, str(tmp_path / "full"))
   assert full["resumed_from_step"] == {"classifier": 0, "wgan": 0}
 
-  loop = wloop.train_loop  # what wassml.train.run_phase calls
-
-  def killed_loop(state, step_fn, batch_fn, **kw):
-    if kw.get("desc") != "wgan":
-      return loop(state, step_fn, batch_fn, **kw)
-
-    def batch(i, *s):
-      if i == 15:
-        raise KeyboardInterrupt("killed")
-      return batch_fn(i, *s)
-    return loop(state, step_fn, batch, **kw)
-
-  monkeypatch.setattr(wloop, "train_loop", killed_loop)
-  with pytest.raises(KeyboardInterrupt):
+  loop = PhaseKiller(monkeypatch)
+  loop.kill = ("wgan", 15)
+  with pytest.raises(Killed):
     train.train_and_evaluate(config, str(tmp_path / "killed"))
-  monkeypatch.setattr(wloop, "train_loop", loop)
+  loop.kill = None
   again = train.train_and_evaluate(config, str(tmp_path / "killed"))
   # The finished classifier is restored (its last step, 1000 // 128 = 7), the WGANs resume at 10.
   assert again["resumed_from_step"] == {"classifier": 7, "wgan": 10}

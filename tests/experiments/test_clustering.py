@@ -11,8 +11,7 @@ from experiments.clustering import train
 from experiments.clustering.configs import (default, digits, digits_long, fashion_mnist,
                                            fashion_mnist_adv3000, fashion_mnist_long, moons, moons_v4,
                                            moons_v4_selection, moons_v5, moons_v5_selection_dev, quick)
-from tests.fixtures import Killed, dying
-from wassml.train import loop as wloop
+from tests.fixtures import Killed, PhaseKiller
 
 
 def test_quick_config_runs_and_clusters(tmp_path):
@@ -207,24 +206,15 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
   c.raw_baselines = False
   c.plots = False
   c.checkpoint_every = 4
-  real = wloop.train_loop  # what wassml.train.run_phase calls
-  starts = {}
-
-  def spy(state, step_fn, batch_fn, *, kill_at=None, **kw):
-    out = real(state, step_fn, dying(batch_fn, kill_at), **kw)
-    starts[kw["desc"]] = out[1]["start_step"]
-    return out
-
-  monkeypatch.setattr(wloop, "train_loop", spy)
+  loop = PhaseKiller(monkeypatch)
   ref = train.train_and_evaluate(c, str(tmp_path / "ref"))
-  monkeypatch.setattr(wloop, "train_loop", lambda *a, **kw: spy(
-      *a, kill_at=10 if kw["desc"] == "adversarial" else None, **kw))
+  loop.kill = ("adversarial", 10)
   with pytest.raises(Killed):
     train.train_and_evaluate(c, str(tmp_path / "run"))
-  monkeypatch.setattr(wloop, "train_loop", spy)
-  starts.clear()
+  loop.kill = None
+  loop.starts.clear()
   got = train.train_and_evaluate(c, str(tmp_path / "run"))
-  assert starts == {"autoencoder": 20, "diwac_distill": 3, "diwac": 3, "critic_warmup": 2,
+  assert loop.starts == {"autoencoder": 20, "diwac_distill": 3, "diwac": 3, "critic_warmup": 2,
                     "adversarial": 8, "encoder": 0}
   for method in ("ae_kmeans", "ae_gmm", "wamic", "diwac"):
     for metric in ("accuracy", "nmi", "ari"):

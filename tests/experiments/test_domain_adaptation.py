@@ -9,8 +9,7 @@ import pytest
 from experiments.domain_adaptation import train
 from experiments.domain_adaptation.configs import default as default_config
 from experiments.domain_adaptation.configs import quick as quick_config
-from tests.fixtures import Killed, dying
-from wassml.train import loop as wloop
+from tests.fixtures import Killed, PhaseKiller
 
 
 def test_quick_config_results(tmp_path):
@@ -200,24 +199,15 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
   config.seeds = [0, 1]
   config.pretrain_steps, config.steps, config.eval_every = 20, 40, 10
   config.checkpoint_every = None        # at every evaluation
-  real = wloop.train_loop  # what wassml.train.run_phase calls
-  starts = {}
-
-  def spy(state, step_fn, batch_fn, *, kill_at=None, **kw):
-    out = real(state, step_fn, dying(batch_fn, kill_at), **kw)
-    starts[kw["desc"]] = out[1]["start_step"]
-    return out
-
-  monkeypatch.setattr(wloop, "train_loop", spy)
+  loop = PhaseKiller(monkeypatch)
   ref = train.train_and_evaluate(config, str(tmp_path / "ref"))
-  monkeypatch.setattr(wloop, "train_loop", lambda *a, **kw: spy(
-      *a, kill_at=25 if "jumbot" in kw["desc"] else None, **kw))
+  loop.kill = ("jumbot", 25)
   with pytest.raises(Killed):
     train.train_and_evaluate(config, str(tmp_path / "run"))
-  monkeypatch.setattr(wloop, "train_loop", spy)
-  starts.clear()
+  loop.kill = None
+  loop.starts.clear()
   got = train.train_and_evaluate(config, str(tmp_path / "run"))
-  assert starts == {"moons_rot30 pretrain": 20, "moons_rot30 source_only": 40,
+  assert loop.starts == {"moons_rot30 pretrain": 20, "moons_rot30 source_only": 40,
                     "moons_rot30 jumbot": 20}
   for method in config.methods:
     for seed in ("0", "1"):
