@@ -52,7 +52,8 @@ class PhaseKiller:
   """Stands in for ``wassml.train.loop.train_loop`` (what ``wassml.train.run_phase`` calls).
 
   It records the first step of every phase it runs (``starts[desc]``), and with
-  ``kill = (desc, step)`` the phase whose description contains ``desc`` dies at ``step``
+  ``kill = (name, step)`` the phase whose description ends with the word ``name`` (``"war"``
+  matches ``"noisy_labels war"``, not ``"noisy_labels warmup"``) dies at ``step``
   (:class:`Killed`), as a process killed there would.
   """
 
@@ -65,7 +66,8 @@ class PhaseKiller:
 
   def __call__(self, state, step_fn, batch_fn, **kw):
     desc = kw.get("desc", "")
-    at = self.kill[1] if self.kill is not None and self.kill[0] in desc else None
+    hit = self.kill is not None and desc.split()[-1:] == [self.kill[0]]
+    at = self.kill[1] if hit else None
     out = self.real(state, step_fn, dying(batch_fn, at), **kw)
     self.starts[desc] = out[1]["start_step"]
     return out

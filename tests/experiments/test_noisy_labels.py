@@ -9,7 +9,7 @@ import pytest
 from experiments.noisy_labels import train
 from experiments.noisy_labels.configs import default
 from experiments.noisy_labels.configs import quick
-from tests.fixtures import Killed, dying
+from tests.fixtures import Killed, PhaseKiller
 
 
 def test_quick_config(tmp_path):
@@ -195,17 +195,11 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path, monkeypat
   spe, kill_at = 6, 2 * 6 + 1  # WAR's third epoch: its last checkpoint is at step 12
   ref = train.train_and_evaluate(c, str(tmp_path / "ref"))["settings"]["symmetric_40"]
 
-  phase = train.train_phase
-
-  def killing_phase(state, step, batches, **kw):
-    if kw["name"] == "war":
-      return phase(state, step, dying(batches, kill_at), **kw)
-    return phase(state, step, batches, **kw)
-
-  monkeypatch.setattr(train, "train_phase", killing_phase)
+  loop = PhaseKiller(monkeypatch)
+  loop.kill = ("war", kill_at)
   with pytest.raises(Killed):
     train.train_and_evaluate(c, str(tmp_path / "run"))
-  monkeypatch.setattr(train, "train_phase", phase)
+  loop.kill = None
   got = train.train_and_evaluate(c, str(tmp_path / "run"))["settings"]["symmetric_40"]
   assert ref["resumed_from_step"] == {"warmup": 0, "cce": 0, "war": 0}
   assert got["resumed_from_step"] == {"warmup": spe, "cce": 3 * spe, "war": 2 * spe}

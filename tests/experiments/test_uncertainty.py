@@ -8,7 +8,7 @@ import pytest
 
 from experiments.uncertainty import train
 from experiments.uncertainty.configs import quick
-from tests.fixtures import Killed, dying
+from tests.fixtures import Killed, PhaseKiller
 
 
 def test_quick_config(tmp_path):
@@ -35,17 +35,11 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path, monkeypat
   ref = train.train_and_evaluate(c, str(tmp_path / "ref"))
   kill_at = 15  # ~10 steps per epoch (1500 images less the held-out class, batch 128)
 
-  fit = train._train  # pylint: disable=protected-access
-
-  def killing(state, step, batches, **kw):
-    if kw["name"] == "dropout":
-      return fit(state, step, dying(batches, kill_at), **kw)
-    return fit(state, step, batches, **kw)
-
-  monkeypatch.setattr(train, "_train", killing)
+  loop = PhaseKiller(monkeypatch)
+  loop.kill = ("dropout", kill_at)
   with pytest.raises(Killed):
     train.train_and_evaluate(c, str(tmp_path / "run"))
-  monkeypatch.setattr(train, "_train", fit)
+  loop.kill = None
   got = train.train_and_evaluate(c, str(tmp_path / "run"))
   start, done = got["resumed_from_step"], ref["resumed_from_step"]
   assert set(done.values()) == {0}
